@@ -1,0 +1,54 @@
+//! Types for the Alumio task API: the task document, its status, the error body, and the
+//! validated identifiers a request is made of. No HTTP, no I/O: only serde and serde_json.
+//!
+//! Every document type is **lossless**: properties this crate does not know, status strings
+//! outside the schema's enum, explicit `null`s and the exact text of timestamps all survive a
+//! read and a write, so a newer Alumio never breaks an older reader and nothing is dropped.
+//! No property is required: any subset parses. A known property with a value of the wrong type
+//! is an error, since such a body is not an Alumio task document.
+//!
+//! **Explicit `null`**: a known property sent as `null` reads as `None`, exactly like an absent
+//! one, and the `null` is kept in the type's `extra` map, so writing the value back yields
+//! `null` again.
+//!
+//! ```
+//! use alumio_models::{DetailedTaskResult, Lifecycle, SpaceIdentifier, TaskIdentifier};
+//!
+//! let body = br#"{"object":{"identifier":"01J0","status":"archived","createdAt":"2024-05-01T10:00:00Z","later":true}}"#;
+//! let result: DetailedTaskResult = serde_json::from_slice(body)?;
+//! let task = result.object.as_ref().unwrap();
+//!
+//! // A status this crate does not know is kept, not rejected.
+//! assert_eq!(task.status.as_ref().unwrap().as_str(), "archived");
+//! assert_eq!(task.status.as_ref().unwrap().lifecycle(), Lifecycle::Unknown);
+//! // Timestamps keep their text and parse on demand.
+//! assert_eq!(task.created_at.as_ref().unwrap().parse().unwrap().unix_seconds, 1_714_557_600);
+//! // Unknown properties are written back.
+//! assert_eq!(serde_json::to_value(&result)?, serde_json::from_slice::<serde_json::Value>(body)?);
+//!
+//! // Identifiers are checked once, at the edge.
+//! let id: TaskIdentifier = "01J0".parse().unwrap();
+//! assert!("Bad Space".parse::<SpaceIdentifier>().is_err());
+//! # let _ = id;
+//! # Ok::<(), serde_json::Error>(())
+//! ```
+//!
+//! With the `proptest` feature, [`strategies`] generates realistic documents for property tests.
+
+mod api_error;
+mod error;
+mod identifier;
+mod lossless;
+mod status;
+mod task;
+mod timestamp;
+
+#[cfg(feature = "proptest")]
+pub mod strategies;
+
+pub use api_error::{ApiError, Violation};
+pub use error::{IdentifierKind, ModelError};
+pub use identifier::{MAX_IDENTIFIER_LEN, SpaceIdentifier, TaskIdentifier};
+pub use status::{Lifecycle, TaskStatus, UnknownStatus};
+pub use task::{DetailedTask, DetailedTaskResult, TaskMeta, TaskMetaDataItem};
+pub use timestamp::{ParsedTimestamp, Timestamp};
