@@ -24,7 +24,10 @@ impl<'de> serde::Deserialize<'de> for WireKey<'de> {
                 f.write_str("an object key")
             }
 
-            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+            fn visit_borrowed_str<E: serde::de::Error>(
+                self,
+                v: &'de str,
+            ) -> Result<Self::Value, E> {
                 Ok(WireKey(Cow::Borrowed(v)))
             }
 

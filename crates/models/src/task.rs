@@ -96,7 +96,10 @@ mod tests {
         let mut task = DetailedTask::default();
         task.extra.insert("route".into(), Value::Null);
         task.route = Some("r-1".into());
-        assert_eq!(serde_json::to_value(&task).unwrap(), json!({"route": "r-1"}));
+        assert_eq!(
+            serde_json::to_value(&task).unwrap(),
+            json!({"route": "r-1"})
+        );
     }
 
     #[test]

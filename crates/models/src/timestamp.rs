@@ -166,7 +166,12 @@ fn parse_rfc3339(bytes: &[u8]) -> Result<ParsedTimestamp, ModelError> {
         Some(&sign @ (b'+' | b'-')) => {
             let hours = digits(bytes, at + 1, 2, "offset hours must be two digits")?;
             let colon = usize::from(bytes.get(at + 3) == Some(&b':'));
-            let minutes = digits(bytes, at + 3 + colon, 2, "offset minutes must be two digits")?;
+            let minutes = digits(
+                bytes,
+                at + 3 + colon,
+                2,
+                "offset minutes must be two digits",
+            )?;
             if hours > 23 || minutes > 59 {
                 return Err(invalid("offset out of range"));
             }
@@ -190,7 +195,7 @@ fn parse_rfc3339(bytes: &[u8]) -> Result<ParsedTimestamp, ModelError> {
 }
 
 fn is_leap(year: u32) -> bool {
-    year % 4 == 0 && (year % 100 != 0 || year % 400 == 0)
+    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
 }
 
 fn days_in_month(year: u32, month: u32) -> u32 {
@@ -208,7 +213,8 @@ fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
     let era = year.div_euclid(400);
     let year_of_era = year - era * 400;
     let month = i64::from(month);
-    let day_of_year = (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let day_of_year =
+        (153 * (if month > 2 { month - 3 } else { month + 9 }) + 2) / 5 + i64::from(day) - 1;
     let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
     era * 146_097 + day_of_era - 719_468
 }
@@ -241,9 +247,18 @@ mod tests {
 
     #[test]
     fn fractional_seconds_of_any_length_are_read() {
-        assert_eq!(parse("2024-01-01T00:00:00.5Z").unwrap().nanosecond, 500_000_000);
-        assert_eq!(parse("2024-01-01T00:00:00.123456Z").unwrap().nanosecond, 123_456_000);
-        assert_eq!(parse("2024-01-01T00:00:00.1234567891Z").unwrap().nanosecond, 123_456_789);
+        assert_eq!(
+            parse("2024-01-01T00:00:00.5Z").unwrap().nanosecond,
+            500_000_000
+        );
+        assert_eq!(
+            parse("2024-01-01T00:00:00.123456Z").unwrap().nanosecond,
+            123_456_000
+        );
+        assert_eq!(
+            parse("2024-01-01T00:00:00.1234567891Z").unwrap().nanosecond,
+            123_456_789
+        );
     }
 
     #[test]
@@ -261,7 +276,10 @@ mod tests {
             "２０２４-01-01T00:00:00Z",
         ] {
             let error = parse(bad).expect_err(bad);
-            assert!(matches!(error, ModelError::InvalidTimestamp { .. }), "{bad}: {error}");
+            assert!(
+                matches!(error, ModelError::InvalidTimestamp { .. }),
+                "{bad}: {error}"
+            );
         }
     }
 }

@@ -1,0 +1,101 @@
+//! The cache behind a small interface, `ResponseCache`, with the in-process moka tier as its one
+//! implementation today; a shared second tier for several replicas can plug in beside it.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use moka::Expiry;
+
+use crate::entry::StoredResponse;
+use crate::key::TaskKey;
+
+/// A store of answers by key. Lookups are synchronous so that a hit never waits.
+pub trait ResponseCache: Send + Sync + 'static {
+    /// The stored answer for `key`, fresh or not, if it is still kept.
+    fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>>;
+    /// Stores `response` under `key`, replacing what was there.
+    fn insert(&self, key: TaskKey, response: Arc<StoredResponse>);
+    /// Drops the answer for `key`.
+    fn invalidate(&self, key: &TaskKey);
+    /// How many entries and bytes the cache holds now (approximate while writes settle).
+    fn usage(&self) -> CacheUsage;
+}
+
+/// How full a cache is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheUsage {
+    /// Entries held.
+    pub entries: u64,
+    /// Bytes held, as weighed by the entries.
+    pub bytes: u64,
+}
+
+/// The in-process tier: a moka cache bounded by bytes, where each entry lives as long as its
+/// answer is fresh plus `keep_stale_for`.
+pub struct MokaResponseCache {
+    entries: moka::sync::Cache<TaskKey, Arc<StoredResponse>>,
+}
+
+/// Per-entry expiry: each entry chose its freshness when it was stored.
+struct FreshnessExpiry {
+    keep_stale_for: Duration,
+}
+
+impl Expiry<TaskKey, Arc<StoredResponse>> for FreshnessExpiry {
+    fn expire_after_create(
+        &self,
+        _key: &TaskKey,
+        value: &Arc<StoredResponse>,
+        _created_at: Instant,
+    ) -> Option<Duration> {
+        Some(value.fresh_for + self.keep_stale_for)
+    }
+
+    fn expire_after_update(
+        &self,
+        key: &TaskKey,
+        value: &Arc<StoredResponse>,
+        updated_at: Instant,
+        _duration_until_expiry: Option<Duration>,
+    ) -> Option<Duration> {
+        self.expire_after_create(key, value, updated_at)
+    }
+}
+
+impl MokaResponseCache {
+    /// A cache holding at most `max_bytes`, keeping entries `keep_stale_for` past freshness.
+    pub fn new(max_bytes: u64, keep_stale_for: Duration) -> Self {
+        let entries = moka::sync::Cache::builder()
+            .max_capacity(max_bytes)
+            .weigher(|key: &TaskKey, value: &Arc<StoredResponse>| {
+                let key_len =
+                    key.identifier().as_str().len() + key.space().map_or(0, |s| s.as_str().len());
+                value.weight(key_len)
+            })
+            .expire_after(FreshnessExpiry { keep_stale_for })
+            .build();
+        Self { entries }
+    }
+}
+
+impl ResponseCache for MokaResponseCache {
+    fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>> {
+        self.entries.get(key)
+    }
+
+    fn insert(&self, key: TaskKey, response: Arc<StoredResponse>) {
+        self.entries.insert(key, response);
+    }
+
+    fn invalidate(&self, key: &TaskKey) {
+        self.entries.invalidate(key);
+    }
+
+    fn usage(&self) -> CacheUsage {
+        self.entries.run_pending_tasks();
+        CacheUsage {
+            entries: self.entries.entry_count(),
+            bytes: self.entries.weighted_size(),
+        }
+    }
+}

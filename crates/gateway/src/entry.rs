@@ -1,0 +1,150 @@
+//! `StoredResponse`: an upstream answer as the gateway keeps it, body and headers rendered once
+//! when it is stored so that a hit only copies reference-counted bytes.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
+
+/// What kind of answer an entry holds; it chose the entry's time to live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    /// A task whose status is still moving, or unknown to the gateway.
+    ActiveTask,
+    /// A task the route is done with.
+    SettledTask,
+    /// Alumio's 404: no such task (or pruned).
+    NotFound,
+    /// An Alumio error that is relayed once and never stored.
+    Uncacheable,
+}
+
+/// One upstream answer, ready to be sent to any number of consumers.
+#[derive(Debug)]
+pub struct StoredResponse {
+    /// The status Alumio answered with.
+    pub status: StatusCode,
+    /// The body exactly as Alumio sent it.
+    pub body: Bytes,
+    /// `Content-Type` to send.
+    pub content_type: HeaderValue,
+    /// A strong validator computed from the body.
+    pub etag: HeaderValue,
+    /// Alumio's `Retry-After`, relayed with uncacheable errors such as a 429.
+    pub retry_after: Option<HeaderValue>,
+    /// When the answer was received.
+    pub stored_at: Instant,
+    /// How long after `stored_at` the answer is fresh.
+    pub fresh_for: Duration,
+    /// What the answer is.
+    pub kind: EntryKind,
+}
+
+/// Bookkeeping bytes an entry costs beyond its body and key: the struct, its `Arc`, header
+/// values and moka's own per-entry records. Measured as an upper bound, see docs/performance.md.
+const ENTRY_OVERHEAD_BYTES: usize = 256;
+
+impl StoredResponse {
+    /// Stores `body` with its validator computed now.
+    pub fn new(
+        status: StatusCode,
+        body: Bytes,
+        content_type: HeaderValue,
+        kind: EntryKind,
+        fresh_for: Duration,
+    ) -> Self {
+        let etag = strong_etag(&body);
+        Self {
+            status,
+            body,
+            content_type,
+            etag,
+            retry_after: None,
+            stored_at: Instant::now(),
+            fresh_for,
+            kind,
+        }
+    }
+
+    /// Whether this entry may still be served as fresh at `now`.
+    pub fn is_fresh(&self, now: Instant) -> bool {
+        now.saturating_duration_since(self.stored_at) < self.fresh_for
+    }
+
+    /// Whole seconds since the answer was received.
+    pub fn age_secs(&self, now: Instant) -> u64 {
+        now.saturating_duration_since(self.stored_at).as_secs()
+    }
+
+    /// Whole seconds of freshness left at `now`.
+    pub fn remaining_secs(&self, now: Instant) -> u64 {
+        (self.stored_at + self.fresh_for)
+            .saturating_duration_since(now)
+            .as_secs()
+    }
+
+    /// What this entry costs the cache's byte budget, key included.
+    pub fn weight(&self, key_len: usize) -> u32 {
+        let bytes = self.body.len() + self.etag.len() + self.content_type.len() + key_len;
+        u32::try_from(bytes + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
+    }
+}
+
+/// `"` + the first 128 bits of the body's SHA-256 in hex + `"`: the same bytes always give the
+/// same tag, on every replica of the gateway.
+fn strong_etag(body: &[u8]) -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = Sha256::digest(body);
+    let mut tag = Vec::with_capacity(34);
+    tag.push(b'"');
+    for byte in &digest[..16] {
+        tag.push(HEX[usize::from(byte >> 4)]);
+        tag.push(HEX[usize::from(byte & 0x0f)]);
+    }
+    tag.push(b'"');
+    HeaderValue::from_maybe_shared(Bytes::from(tag)).unwrap_or(HeaderValue::from_static("\"0\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(body: &'static [u8], fresh_for: Duration) -> StoredResponse {
+        StoredResponse::new(
+            StatusCode::OK,
+            Bytes::from_static(body),
+            HeaderValue::from_static("application/json"),
+            EntryKind::SettledTask,
+            fresh_for,
+        )
+    }
+
+    #[test]
+    fn the_etag_depends_only_on_the_body() {
+        let a = stored(b"{\"a\":1}", Duration::from_secs(1));
+        let again = stored(b"{\"a\":1}", Duration::from_secs(9));
+        let b = stored(b"{\"a\":2}", Duration::from_secs(1));
+        assert_eq!(a.etag, again.etag);
+        assert_ne!(a.etag, b.etag);
+        assert_eq!(a.etag.len(), 34);
+        assert!(a.etag.to_str().unwrap().starts_with('"'));
+    }
+
+    #[test]
+    fn freshness_ends_after_fresh_for() {
+        let entry = stored(b"{}", Duration::from_secs(10));
+        let start = entry.stored_at;
+        assert!(entry.is_fresh(start + Duration::from_secs(9)));
+        assert!(!entry.is_fresh(start + Duration::from_secs(10)));
+        assert_eq!(entry.remaining_secs(start + Duration::from_millis(2500)), 7);
+        assert_eq!(entry.age_secs(start + Duration::from_millis(2500)), 2);
+    }
+
+    #[test]
+    fn the_weight_counts_the_body() {
+        let small = stored(b"{}", Duration::ZERO).weight(10);
+        let large = stored(&[b' '; 4096], Duration::ZERO).weight(10);
+        assert_eq!(large - small, 4094);
+    }
+}

@@ -1,0 +1,123 @@
+//! `TaskKey`: the validated (identifier, space) pair that names one cached answer and is all a
+//! consumer's request may carry to Alumio.
+
+use std::fmt;
+
+use alumio_models::{IdentifierKind, ModelError, SpaceIdentifier, TaskIdentifier};
+use percent_encoding::percent_decode_str;
+
+use crate::error::GatewayError;
+
+/// The path prefix of the task endpoint; the rest of the path is the identifier.
+pub const TASKS_PATH_PREFIX: &str = "/api/v1/tasks/";
+
+/// One cached answer's name. A request without `space` is its own key, distinct from every
+/// space, because Alumio answers it from the API user's default space.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct TaskKey {
+    identifier: TaskIdentifier,
+    space: Option<SpaceIdentifier>,
+}
+
+impl TaskKey {
+    /// A key from identifiers that are already valid.
+    pub fn new(identifier: TaskIdentifier, space: Option<SpaceIdentifier>) -> Self {
+        Self { identifier, space }
+    }
+
+    /// Reads the key from a request's path and query, rejecting anything that is not exactly
+    /// one valid identifier and at most one valid `space`. Other query parameters are ignored:
+    /// they never reach Alumio and never change the key.
+    pub fn from_path_and_query(path: &str, query: Option<&str>) -> Result<Self, GatewayError> {
+        let raw_identifier = path
+            .strip_prefix(TASKS_PATH_PREFIX)
+            .ok_or(GatewayError::NotFound)?;
+        // A raw '/' means more than one segment: that is another path, not an identifier.
+        // An encoded "%2F" is part of the identifier and is re-encoded on the way to Alumio.
+        if raw_identifier.contains('/') {
+            return Err(GatewayError::NotFound);
+        }
+        let identifier = percent_decode_str(raw_identifier)
+            .decode_utf8()
+            .map_err(|_| invalid(IdentifierKind::Task, "is not valid utf-8 once decoded"))?;
+        // URL rules (WHATWG, and so every client and server library) remove `.` and `..`
+        // segments however they are encoded, so no request to Alumio can name them.
+        if matches!(&*identifier, "." | "..") {
+            return Err(invalid(IdentifierKind::Task, "cannot be '.' or '..'"));
+        }
+        let identifier = identifier
+            .parse::<TaskIdentifier>()
+            .map_err(GatewayError::from)?;
+        let space = match query {
+            Some(query) => space_from_query(query)?,
+            None => None,
+        };
+        Ok(Self { identifier, space })
+    }
+
+    /// The task identifier.
+    pub fn identifier(&self) -> &TaskIdentifier {
+        &self.identifier
+    }
+
+    /// The space, if the request named one.
+    pub fn space(&self) -> Option<&SpaceIdentifier> {
+        self.space.as_ref()
+    }
+
+    /// The space as text for logs and metrics, `-` when the request named none.
+    pub fn space_label(&self) -> &str {
+        self.space.as_ref().map_or("-", SpaceIdentifier::as_str)
+    }
+}
+
+impl fmt::Debug for TaskKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TaskKey({:?}, space={})",
+            self.identifier.as_str(),
+            self.space_label()
+        )
+    }
+}
+
+fn invalid(kind: IdentifierKind, what: &str) -> GatewayError {
+    GatewayError::InvalidParameter {
+        parameter: kind.parameter(),
+        reason: format!("{kind} {what}"),
+    }
+}
+
+fn space_from_query(query: &str) -> Result<Option<SpaceIdentifier>, GatewayError> {
+    let mut space = None;
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name != "space" {
+            continue;
+        }
+        if space.is_some() {
+            return Err(invalid(IdentifierKind::Space, "is given more than once"));
+        }
+        space = Some(
+            value
+                .parse::<SpaceIdentifier>()
+                .map_err(GatewayError::from)?,
+        );
+    }
+    Ok(space)
+}
+
+impl From<ModelError> for GatewayError {
+    fn from(error: ModelError) -> Self {
+        let parameter = error
+            .identifier_kind()
+            .map_or("identifier", IdentifierKind::parameter);
+        GatewayError::InvalidParameter {
+            parameter,
+            reason: error.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

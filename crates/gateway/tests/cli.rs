@@ -1,0 +1,208 @@
+//! The binary as an operator meets it: `--help`, configuration errors with exit code 64,
+//! precedence of flag over environment over file, and the one-command demo.
+
+#![allow(clippy::unwrap_used)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_alumio-gateway");
+
+fn gateway() -> Command {
+    let mut command = Command::new(BINARY);
+    // The tests decide every setting; none may leak in from the environment running them.
+    for (name, _) in std::env::vars_os() {
+        let name = name.to_string_lossy().into_owned();
+        if name.starts_with("GATEWAY_") || name.starts_with("ALUMIO_") {
+            command.env_remove(name);
+        }
+    }
+    command.env("RUST_LOG", "warn");
+    command
+}
+
+#[test]
+fn help_documents_every_setting() {
+    let output = gateway().arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8(output.stdout).unwrap();
+    for setting in [
+        "--config",
+        "--listen",
+        "--upstream",
+        "--token-file",
+        "--demo",
+        "--ttl-active",
+        "--ttl-settled",
+        "--ttl-not-found",
+        "--cache-max-bytes",
+        "--upstream-connect-timeout",
+        "--upstream-timeout",
+        "--upstream-attempts",
+        "--upstream-max-body",
+        "--request-timeout",
+        "--shutdown-timeout",
+        "--log-format",
+        "GATEWAY_LISTEN",
+        "ALUMIO_URL",
+    ] {
+        assert!(help.contains(setting), "--help does not mention {setting}");
+    }
+}
+
+#[test]
+fn an_invalid_setting_stops_start_up_with_exit_64_and_one_line() {
+    let output = gateway()
+        .args(["--demo", "--ttl-active", "soon"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--ttl-active"), "{stderr}");
+
+    let output = gateway()
+        .env("ALUMIO_URL", "ftp://example.invalid")
+        .env("ALUMIO_API_TOKEN", "t")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--upstream"), "{stderr}");
+    assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_missing_token_is_a_usage_error_that_names_where_to_put_it() {
+    let output = gateway()
+        .args(["--upstream", "https://acme.alumio.com/api/v1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("ALUMIO_API_TOKEN"), "{stderr}");
+}
+
+#[test]
+fn the_environment_wins_over_the_file_and_a_flag_wins_over_the_environment() {
+    let mut file = tempfile::NamedTempFile::new().unwrap();
+    writeln!(
+        file,
+        "ttl-active = \"oops-from-file\"\nttl-settled = \"also-bad-from-file\""
+    )
+    .unwrap();
+    let path = file.path().to_str().unwrap();
+
+    // The file's bad value is overridden by the environment, so only the file's other bad value
+    // is reported...
+    let output = gateway()
+        .args(["--demo", "--config", path])
+        .env("GATEWAY_TTL_ACTIVE", "3s")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr.contains("--ttl-settled") && !stderr.contains("--ttl-active"),
+        "{stderr}"
+    );
+
+    // ...and a flag overrides a bad environment value in turn: what fails now is the check
+    // that runs after every value was read.
+    let output = gateway()
+        .args([
+            "--demo",
+            "--config",
+            path,
+            "--ttl-settled",
+            "1m",
+            "--ttl-active",
+            "1s",
+            "--upstream-attempts",
+            "0",
+        ])
+        .env("GATEWAY_TTL_ACTIVE", "bad-env")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    assert!(
+        stderr.contains("--upstream-attempts") && !stderr.contains("--ttl"),
+        "{stderr}"
+    );
+}
+
+/// Kills the child when the test ends, however it ends.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn the_demo_serves_a_miss_then_a_hit_then_stops_on_sigterm() {
+    let child = gateway()
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split('\'').nth(1).filter(|u| u.starts_with("http://")) {
+                let _ = sender.send(url.to_owned());
+            }
+        }
+    });
+    let url = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the demo prints an example URL");
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let client = reqwest::Client::new();
+        let first = client.get(&url).send().await.unwrap();
+        assert_eq!(first.status(), 200);
+        assert_eq!(first.headers()["x-cache"], "MISS");
+        let etag = first.headers()["etag"].clone();
+        let second = client.get(&url).send().await.unwrap();
+        assert_eq!(second.headers()["x-cache"], "HIT");
+        let not_modified = client
+            .get(&url)
+            .header("if-none-match", etag)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(not_modified.status(), 304);
+    });
+
+    let pid = running.0.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if let Some(status) = running.0.try_wait().unwrap() {
+            assert!(status.success(), "exit status after SIGTERM: {status}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the gateway did not stop after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

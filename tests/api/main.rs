@@ -1,0 +1,15 @@
+//! Black-box tests of the gateway: the real router served on a loopback port, in front of a
+//! wiremock Alumio. `TEST_LOG=1` shows the gateway's logs.
+
+// A test that cannot go on should stop loudly where it is; helpers are part of the tests.
+#![allow(clippy::unwrap_used)]
+
+mod cache_hits;
+mod coalescing;
+mod freshness;
+mod helpers;
+mod hostile_input;
+mod operations;
+mod relaying;
+mod secrets;
+mod shutdown;
