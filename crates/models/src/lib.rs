@@ -11,6 +11,10 @@
 //! one, and the `null` is kept in the type's `extra` map, so writing the value back yields
 //! `null` again.
 //!
+//! **PHP's `[]`**: Alumio is written in PHP, which encodes an empty object as `[]`. Every object
+//! type here reads `[]` as an empty object with `written_as_empty_array` set, and writes it back
+//! as `[]` while it stays empty.
+//!
 //! ```
 //! use alumio_models::{DetailedTaskResult, Lifecycle, SpaceIdentifier, TaskIdentifier};
 //!

@@ -4,6 +4,10 @@
 //! Each known property is an `Option`: absent and `null` both read as `None`. A `null` is also
 //! recorded in the type's `extra` map under its wire name, so it is written back as `null`; a
 //! property that is present with a value always wins over an `extra` entry of the same name.
+//!
+//! PHP, which Alumio is written in, encodes an empty object as `[]`. Such a type therefore also
+//! reads an empty JSON array, as an empty object that remembers the spelling
+//! (`written_as_empty_array`) and is written back as `[]`.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -65,6 +69,9 @@ macro_rules! lossless_object {
             /// Properties this crate does not know, and known properties that were sent as an
             /// explicit `null`, kept as received and written back.
             pub extra: serde_json::Map<String, serde_json::Value>,
+            /// Whether the object arrived as `[]`, PHP's spelling of an empty object; it is then
+            /// written back as `[]` while it stays empty.
+            pub written_as_empty_array: bool,
         }
 
         impl $name {
@@ -83,7 +90,11 @@ macro_rules! lossless_object {
 
         impl serde::Serialize for $name {
             fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
+                use serde::ser::{SerializeMap, SerializeSeq};
+                let empty = $(self.$field.is_none() &&)* self.extra.is_empty();
+                if self.written_as_empty_array && empty {
+                    return serializer.serialize_seq(Some(0))?.end();
+                }
                 let mut map = serializer.serialize_map(None)?;
                 $(
                     if let Some(value) = &self.$field {
@@ -137,9 +148,26 @@ macro_rules! lossless_object {
                         }
                         Ok(object)
                     }
+
+                    fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                        self,
+                        mut seq: A,
+                    ) -> Result<$name, A::Error> {
+                        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+                            return Err(serde::de::Error::invalid_type(
+                                serde::de::Unexpected::Seq,
+                                &self,
+                            ));
+                        }
+                        Ok($name {
+                            written_as_empty_array: true,
+                            ..$name::default()
+                        })
+                    }
                 }
 
-                deserializer.deserialize_map(ObjectVisitor)
+                // `any` rather than `map`, so that PHP's `[]` for an empty object is accepted.
+                deserializer.deserialize_any(ObjectVisitor)
             }
         }
     };

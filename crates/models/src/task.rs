@@ -111,6 +111,30 @@ mod tests {
     }
 
     #[test]
+    fn php_empty_arrays_for_objects_read_as_empty_objects_and_are_written_back() {
+        let doc = json!({"object": {"meta": [], "context": [], "entityData": []}});
+        let result: DetailedTaskResult = serde_json::from_value(doc.clone()).unwrap();
+        let task = result.object.as_ref().unwrap();
+        let meta = task.meta.as_ref().unwrap();
+        assert!(meta.written_as_empty_array);
+        assert_eq!(meta.incoming, None);
+        assert_eq!(serde_json::to_value(&result).unwrap(), doc);
+    }
+
+    #[test]
+    fn a_filled_object_that_arrived_as_an_empty_array_is_written_as_an_object() {
+        let mut meta: TaskMeta = serde_json::from_str("[]").unwrap();
+        meta.extra.insert("later".into(), json!(1));
+        assert_eq!(serde_json::to_value(&meta).unwrap(), json!({"later": 1}));
+    }
+
+    #[test]
+    fn a_non_empty_array_is_not_an_object() {
+        let error = serde_json::from_str::<TaskMeta>("[1]").unwrap_err();
+        assert!(error.to_string().contains("invalid type"), "{error}");
+    }
+
+    #[test]
     fn a_known_property_of_the_wrong_type_is_an_error() {
         let error = serde_json::from_str::<DetailedTask>(r#"{"identifier": 7}"#).unwrap_err();
         assert!(error.to_string().contains("invalid type"), "{error}");

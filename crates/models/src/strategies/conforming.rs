@@ -23,6 +23,7 @@ fn conforming_meta_data_item() -> BoxedStrategy<TaskMetaDataItem> {
             identifier,
             name,
             extra,
+            written_as_empty_array: false,
         })
         .boxed()
 }
@@ -40,6 +41,7 @@ fn conforming_meta() -> BoxedStrategy<TaskMeta> {
                 route,
                 http_proxy,
                 extra,
+                written_as_empty_array: false,
             },
         )
         .boxed()
@@ -79,6 +81,7 @@ pub fn conforming_detailed_task_result() -> BoxedStrategy<DetailedTaskResult> {
                 updated_at: dates.1,
                 meta,
                 extra,
+                written_as_empty_array: false,
             },
         );
     let object = prop_oneof![9 => task.prop_map(Some), 1 => Just(None)];
@@ -86,7 +89,11 @@ pub fn conforming_detailed_task_result() -> BoxedStrategy<DetailedTaskResult> {
         object,
         unknown_properties(DetailedTaskResult::KNOWN_PROPERTIES),
     )
-        .prop_map(|(object, extra)| DetailedTaskResult { object, extra })
+        .prop_map(|(object, extra)| DetailedTaskResult {
+            object,
+            extra,
+            written_as_empty_array: false,
+        })
         .boxed()
 }
 
@@ -104,6 +111,7 @@ pub fn conforming_api_error() -> BoxedStrategy<ApiError> {
             property_path,
             violation_type,
             extra,
+            written_as_empty_array: false,
         });
     let text = || option::of(json_text());
     (
@@ -124,6 +132,7 @@ pub fn conforming_api_error() -> BoxedStrategy<ApiError> {
                 detail,
                 violations,
                 extra,
+                written_as_empty_array: false,
             },
         )
         .boxed()

@@ -120,6 +120,7 @@ pub fn task_meta_data_item() -> BoxedStrategy<TaskMetaDataItem> {
                 identifier,
                 name,
                 extra: Map::new(),
+                written_as_empty_array: false,
             };
             item.extra = lossless_extra(&item, known, unknown, null_mask);
             item
@@ -144,6 +145,7 @@ pub fn task_meta() -> BoxedStrategy<TaskMeta> {
                     route,
                     http_proxy,
                     extra: Map::new(),
+                    written_as_empty_array: false,
                 };
                 meta.extra = lossless_extra(&meta, known, unknown, null_mask);
                 meta
@@ -196,6 +198,7 @@ pub fn detailed_task() -> BoxedStrategy<DetailedTask> {
                     updated_at: dates.1,
                     meta,
                     extra: Map::new(),
+                    written_as_empty_array: false,
                 };
                 task.extra = lossless_extra(&task, known, unknown, null_mask);
                 task
@@ -216,6 +219,7 @@ pub fn detailed_task_result() -> BoxedStrategy<DetailedTaskResult> {
             let mut result = DetailedTaskResult {
                 object,
                 extra: Map::new(),
+                written_as_empty_array: false,
             };
             result.extra = lossless_extra(&result, known, unknown, null_mask);
             result
@@ -258,6 +262,7 @@ pub fn violation() -> BoxedStrategy<Violation> {
                     property_path,
                     violation_type,
                     extra: Map::new(),
+                    written_as_empty_array: false,
                 };
                 violation.extra = lossless_extra(&violation, known, unknown, null_mask);
                 violation
@@ -297,6 +302,7 @@ pub fn api_error() -> BoxedStrategy<ApiError> {
                     detail,
                     violations,
                     extra: Map::new(),
+                    written_as_empty_array: false,
                 };
                 error.extra = lossless_extra(&error, known, unknown, null_mask);
                 error

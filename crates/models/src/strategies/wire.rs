@@ -76,18 +76,23 @@ fn context() -> BoxedStrategy<Value> {
     prop_oneof![2 => json_object(3), 1 => Just(json!([])), 1 => retry].boxed()
 }
 
+/// `object`, or now and then `[]`: PHP's spelling of an empty object.
+fn object_or_php_empty(object: BoxedStrategy<Value>) -> BoxedStrategy<Value> {
+    prop_oneof![6 => object, 1 => Just(json!([]))].boxed()
+}
+
 fn meta_data_item() -> BoxedStrategy<Value> {
-    object(
+    object_or_php_empty(object(
         TaskMetaDataItem::KNOWN_PROPERTIES,
         vec![
             property("identifier", string(configuration_identifier())),
             property("name", string(json_text())),
         ],
-    )
+    ))
 }
 
 fn meta() -> BoxedStrategy<Value> {
-    object(
+    object_or_php_empty(object(
         TaskMeta::KNOWN_PROPERTIES,
         vec![
             property("incoming", meta_data_item()),
@@ -95,7 +100,7 @@ fn meta() -> BoxedStrategy<Value> {
             property("route", meta_data_item()),
             property("httpProxy", meta_data_item()),
         ],
-    )
+    ))
 }
 
 fn status_text() -> BoxedStrategy<String> {
