@@ -68,7 +68,7 @@ async fn the_token_is_sent_as_a_bearer_header_and_nowhere_else_visible() {
 async fn no_kind_of_failure_shows_the_token() {
     let server = MockServer::start().await;
     Mock::given(path("/api/v1/tasks/decode"))
-        .respond_with(ResponseTemplate::new(200).set_body_string("[]"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("7"))
         .mount(&server)
         .await;
     Mock::given(path("/api/v1/tasks/large"))
