@@ -1,4 +1,5 @@
-//! Each kind of answer lives for its own time to live; errors are never stored.
+//! Each kind of answer lives for its own time to live; errors are never stored. Serving stale
+//! copies is off here so that expiry shows as a miss.
 
 use std::time::Duration;
 
@@ -13,6 +14,8 @@ async fn app_with_short_ttls() -> crate::helpers::TestApp {
         settings.freshness.ttl_active = ACTIVE;
         settings.freshness.ttl_settled = SETTLED;
         settings.freshness.ttl_not_found = NOT_FOUND;
+        settings.stale_while_revalidate = Duration::ZERO;
+        settings.stale_if_error = Duration::ZERO;
     })
     .await
 }

@@ -5,7 +5,9 @@ use std::net::SocketAddr;
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
-use alumio_gateway::{AppState, StateSettings, app, run};
+use alumio_gateway::upstream::FailureBackoff;
+use alumio_gateway::{AppState, ServeLimits, StateSettings, app, run_with_limits};
+use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::{AlumioClient, RetryPolicy};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -86,6 +88,8 @@ pub(crate) struct TestApp {
     pub(crate) client: reqwest::Client,
     /// The gateway's state, for looking inside.
     pub(crate) state: AppState,
+    /// The simulated Alumio, when the gateway is in front of it instead of the mock.
+    pub(crate) simulator: Option<Simulator>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -97,21 +101,65 @@ pub(crate) async fn spawn_app() -> TestApp {
 
 /// A gateway whose settings `configure` may change first.
 pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut StateSettings)) -> TestApp {
+    let limits = ServeLimits {
+        drain_timeout: Duration::from_secs(5),
+        ..ServeLimits::default()
+    };
+    spawn_app_with_limits(configure, limits).await
+}
+
+/// A gateway whose settings `configure` may change first, served within `limits`.
+pub(crate) async fn spawn_app_with_limits(
+    configure: impl FnOnce(&mut StateSettings),
+    limits: ServeLimits,
+) -> TestApp {
+    spawn(configure, limits, None).await
+}
+
+/// A gateway in front of the simulated Alumio (no token check) instead of the mock, for fault
+/// injection; the simulator is in `TestApp::simulator`.
+pub(crate) async fn spawn_app_with_simulator(
+    configure: impl FnOnce(&mut StateSettings),
+) -> TestApp {
+    let simulator = Simulator::new(SimConfig::default());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let address = listener.local_addr().expect("a bound address");
+    tokio::spawn(simulator.clone().serve(listener, std::future::pending()));
+    let limits = ServeLimits {
+        drain_timeout: Duration::from_secs(5),
+        ..ServeLimits::default()
+    };
+    let mut app = spawn(configure, limits, Some(format!("http://{address}/api/v1"))).await;
+    app.simulator = Some(simulator);
+    app
+}
+
+async fn spawn(
+    configure: impl FnOnce(&mut StateSettings),
+    limits: ServeLimits,
+    upstream_base: Option<String>,
+) -> TestApp {
     LazyLock::force(&CAPTURED_LOGS);
     let alumio = MockServer::start().await;
+    let upstream_base = upstream_base.unwrap_or_else(|| format!("{}/api/v1", alumio.uri()));
     let mut settings = StateSettings {
         request_timeout: Duration::from_secs(5),
+        // Most tests look at one fetch at a time, so a failed key may be asked again at once
+        // (a zero backoff is off); the resilience tests set the backoff they examine.
+        backoff: FailureBackoff {
+            initial: Duration::ZERO,
+            max: Duration::ZERO,
+        },
         ..StateSettings::default()
     };
     configure(&mut settings);
-    let upstream = AlumioClient::builder(
-        &format!("{}/api/v1", alumio.uri()),
-        SecretString::from(UPSTREAM_TOKEN),
-    )
-    .request_timeout(Duration::from_secs(2))
-    .retry_policy(RetryPolicy::none())
-    .build()
-    .expect("the upstream client builds");
+    let upstream = AlumioClient::builder(&upstream_base, SecretString::from(UPSTREAM_TOKEN))
+        .request_timeout(Duration::from_secs(2))
+        .retry_policy(RetryPolicy::none())
+        .build()
+        .expect("the upstream client builds");
     let state = AppState::new(upstream, &settings);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -121,11 +169,11 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut StateSettings)) -
     let shutdown = async move {
         let _ = shutdown_rx.await;
     };
-    let server = tokio::spawn(run(
+    let server = tokio::spawn(run_with_limits(
         listener,
         app(state.clone()),
         shutdown,
-        Duration::from_secs(5),
+        limits,
     ));
     TestApp {
         address,
@@ -135,6 +183,7 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut StateSettings)) -
             .build()
             .expect("a client"),
         state,
+        simulator: None,
         shutdown: Some(shutdown_tx),
         server: Some(server),
     }
@@ -286,4 +335,38 @@ pub(crate) async fn concurrent_gets(
         results.push(result.expect("the request task does not panic"));
     }
     results
+}
+
+/// `count` real task identifiers of the simulator's first space, as `(path_and_query, ...)`.
+pub(crate) fn simulated_task_paths(app: &TestApp, count: usize) -> Vec<String> {
+    let simulator = app
+        .simulator
+        .as_ref()
+        .expect("a gateway in front of the simulator");
+    let space = &simulator.spaces()[0];
+    simulator
+        .task_identifiers(space)
+        .take(count)
+        .map(|task| format!("/api/v1/tasks/{task}?space={space}"))
+        .collect()
+}
+
+/// `GET`s `path_and_query` and returns (status, `X-Cache`, body).
+pub(crate) async fn get(app: &TestApp, path_and_query: &str) -> (u16, String, bytes::Bytes) {
+    let response = app
+        .client
+        .get(app.url(path_and_query))
+        .send()
+        .await
+        .expect("the gateway answers");
+    let x_cache = response
+        .headers()
+        .get("x-cache")
+        .map(|v| v.to_str().unwrap_or("").to_owned())
+        .unwrap_or_default();
+    (
+        response.status().as_u16(),
+        x_cache,
+        response.bytes().await.expect("a body"),
+    )
 }

@@ -4,12 +4,18 @@
 // A test that cannot go on should stop loudly where it is; helpers are part of the tests.
 #![allow(clippy::unwrap_used)]
 
+mod access;
+mod admin;
 mod cache_hits;
 mod coalescing;
 mod freshness;
 mod helpers;
 mod hostile_input;
+mod limits;
 mod operations;
+mod protection;
 mod relaying;
 mod secrets;
 mod shutdown;
+mod soak;
+mod stale;

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use moka::Expiry;
 
 use crate::entry::StoredResponse;
-use crate::key::TaskKey;
+use crate::key::{PurgeScope, TaskKey};
 
 /// A store of answers by key. Lookups are synchronous so that a hit never waits.
 pub trait ResponseCache: Send + Sync + 'static {
@@ -15,8 +15,8 @@ pub trait ResponseCache: Send + Sync + 'static {
     fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>>;
     /// Stores `response` under `key`, replacing what was there.
     fn insert(&self, key: TaskKey, response: Arc<StoredResponse>);
-    /// Drops the answer for `key`.
-    fn invalidate(&self, key: &TaskKey);
+    /// Drops every answer `scope` covers; later lookups never see them.
+    fn purge(&self, scope: &PurgeScope);
     /// How many entries and bytes the cache holds now (approximate while writes settle).
     fn usage(&self) -> CacheUsage;
 }
@@ -31,7 +31,7 @@ pub struct CacheUsage {
 }
 
 /// The in-process tier: a moka cache bounded by bytes, where each entry lives as long as its
-/// answer is fresh plus `keep_stale_for`.
+/// answer is fresh plus `keep_stale_for`, the window in which a stale copy may still be served.
 pub struct MokaResponseCache {
     entries: moka::sync::Cache<TaskKey, Arc<StoredResponse>>,
 }
@@ -73,6 +73,7 @@ impl MokaResponseCache {
                 value.weight(key_len)
             })
             .expire_after(FreshnessExpiry { keep_stale_for })
+            .support_invalidation_closures()
             .build();
         Self { entries }
     }
@@ -87,8 +88,22 @@ impl ResponseCache for MokaResponseCache {
         self.entries.insert(key, response);
     }
 
-    fn invalidate(&self, key: &TaskKey) {
-        self.entries.invalidate(key);
+    fn purge(&self, scope: &PurgeScope) {
+        match scope {
+            PurgeScope::Task(key) => self.entries.invalidate(key),
+            PurgeScope::All => self.entries.invalidate_all(),
+            PurgeScope::Space(_) | PurgeScope::WithoutSpace => {
+                let scope = scope.clone();
+                // Fails only when closures are not supported, which the builder enables.
+                if let Err(error) = self
+                    .entries
+                    .invalidate_entries_if(move |key, _| scope.covers(key))
+                {
+                    tracing::error!(%error, "purging by predicate failed; purging everything");
+                    self.entries.invalidate_all();
+                }
+            }
+        }
     }
 
     fn usage(&self) -> CacheUsage {

@@ -47,6 +47,9 @@ pub enum LogFormat {
     Json,
 }
 
+/// Points to the one subcommand, which `main` runs before reading any setting.
+const HASH_KEY_HELP: &str = "To add a consumer: `alumio-gateway hash-key --generate` (or pipe a key to `alumio-gateway hash-key`) prints its key-sha256 line for the --consumers file.";
+
 /// `alumio-gateway`: a caching gateway in front of Alumio's task API.
 ///
 /// Every setting can also be given as an environment variable (shown below) or as a key of the
@@ -54,7 +57,7 @@ pub enum LogFormat {
 /// flag, then environment, then file, then default. The Alumio API token is read from
 /// `--token-file` or the ALUMIO_API_TOKEN environment variable, never from a flag or the file.
 #[derive(Debug, Clone, Parser)]
-#[command(name = "alumio-gateway", version, about, long_about = None)]
+#[command(name = "alumio-gateway", version, about, long_about = None, after_help = HASH_KEY_HELP)]
 pub struct Settings {
     /// TOML file with settings; flags and environment variables win over it.
     #[arg(long, env = "GATEWAY_CONFIG", value_name = "FILE")]
@@ -75,6 +78,28 @@ pub struct Settings {
     /// Run against a built-in simulated Alumio; no account needed.
     #[arg(long, env = "GATEWAY_DEMO")]
     pub demo: bool,
+
+    /// TOML file of consumers: the SHA-256 of each key, its spaces and rate; reloaded on
+    /// SIGHUP or change. Without it the gateway needs --allow-anonymous (not --demo on loopback).
+    #[arg(long, env = "GATEWAY_CONSUMERS", value_name = "FILE")]
+    pub consumers: Option<PathBuf>,
+
+    /// Serve anyone without a consumer key; a warning is logged beyond loopback.
+    #[arg(long, env = "GATEWAY_ALLOW_ANONYMOUS")]
+    pub allow_anonymous: bool,
+
+    /// Address of the admin API (cache purges and statistics); off unless given. Keep it on
+    /// loopback or a private network.
+    #[arg(long, env = "GATEWAY_ADMIN_LISTEN", value_name = "ADDR")]
+    pub admin_listen: Option<SocketAddr>,
+
+    /// File whose first line is the admin API's bearer token; required with --admin-listen.
+    #[arg(long, env = "GATEWAY_ADMIN_TOKEN_FILE", value_name = "FILE")]
+    pub admin_token_file: Option<PathBuf>,
+
+    /// Serve /metrics on the admin listener, behind the admin token, instead of to consumers.
+    #[arg(long, env = "GATEWAY_METRICS_ON_ADMIN")]
+    pub metrics_on_admin: bool,
 
     /// How long tasks still moving (new, processing, retry, waiting, unknown) stay fresh.
     #[arg(long, env = "GATEWAY_TTL_ACTIVE", default_value = "10s", value_parser = parse_duration)]
@@ -116,6 +141,60 @@ pub struct Settings {
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
     #[arg(long, env = "GATEWAY_SHUTDOWN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub shutdown_timeout: Duration,
+
+    /// Most consumer connections open at once; past it a new connection gets a 503.
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value = "10000")]
+    pub max_connections: usize,
+
+    /// Longest a consumer may take to send a request head; also how long an idle
+    /// keep-alive connection stays open.
+    #[arg(long, env = "GATEWAY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: Duration,
+
+    /// Largest request head (request line and headers) accepted; a larger one gets a 431.
+    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value = "16KiB", value_parser = parse_byte_size)]
+    pub max_header_bytes: u64,
+
+    /// How long past its freshness a cached answer may still be served when Alumio fails.
+    #[arg(long, env = "GATEWAY_STALE_IF_ERROR", default_value = "1h", value_parser = parse_duration)]
+    pub stale_if_error: Duration,
+
+    /// How long past its freshness a cached answer is served at once while one background
+    /// request refreshes it.
+    #[arg(long, env = "GATEWAY_STALE_WHILE_REVALIDATE", default_value = "10s", value_parser = parse_duration)]
+    pub stale_while_revalidate: Duration,
+
+    /// After a failed fetch, how long the key is left alone at first (doubling per failure).
+    #[arg(long, env = "GATEWAY_UPSTREAM_FAILURE_BACKOFF", default_value = "1s", value_parser = parse_duration)]
+    pub upstream_failure_backoff: Duration,
+
+    /// The longest a failing key is left alone.
+    #[arg(long, env = "GATEWAY_UPSTREAM_FAILURE_BACKOFF_MAX", default_value = "30s", value_parser = parse_duration)]
+    pub upstream_failure_backoff_max: Duration,
+
+    /// Consecutive upstream failures that open the circuit breaker.
+    #[arg(long, env = "GATEWAY_BREAKER_FAILURES", default_value = "5")]
+    pub breaker_failures: u32,
+
+    /// How long the open breaker refuses requests before one probe is let through.
+    #[arg(long, env = "GATEWAY_BREAKER_COOL_DOWN", default_value = "10s", value_parser = parse_duration)]
+    pub breaker_cool_down: Duration,
+
+    /// Most requests in flight to Alumio at once.
+    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_CONCURRENCY", default_value = "32")]
+    pub upstream_max_concurrency: usize,
+
+    /// Most requests per second to Alumio (unlimited when not given).
+    #[arg(long, env = "GATEWAY_UPSTREAM_RATE", value_name = "PER_SECOND")]
+    pub upstream_rate: Option<f64>,
+
+    /// Most fetches waiting for an upstream slot; more are answered 503 at once.
+    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_QUEUE", default_value = "1024")]
+    pub upstream_max_queue: usize,
+
+    /// Longest a fetch waits for an upstream slot before it is answered 503.
+    #[arg(long, env = "GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    pub upstream_queue_timeout: Duration,
 
     /// Log line format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value = "pretty")]
@@ -175,6 +254,20 @@ impl Settings {
         positive("--upstream-connect-timeout", self.upstream_connect_timeout)?;
         positive("--upstream-timeout", self.upstream_timeout)?;
         positive("--request-timeout", self.request_timeout)?;
+        positive("--header-read-timeout", self.header_read_timeout)?;
+        if self.max_connections == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "--max-connections",
+                reason: "must be at least 1".into(),
+            });
+        }
+        // hyper cannot read a head with a buffer smaller than 8KiB.
+        if self.max_header_bytes < 8 * 1024 {
+            return Err(ConfigError::Invalid {
+                setting: "--max-header-bytes",
+                reason: "must be at least 8KiB".into(),
+            });
+        }
         if self.upstream_attempts == 0 || self.upstream_attempts > 10 {
             return Err(ConfigError::Invalid {
                 setting: "--upstream-attempts",
@@ -193,12 +286,41 @@ impl Settings {
                 reason: "is larger than this machine can hold".into(),
             });
         }
+        positive("--breaker-cool-down", self.breaker_cool_down)?;
+        positive("--upstream-queue-timeout", self.upstream_queue_timeout)?;
+        if self.breaker_failures == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "--breaker-failures",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if self.upstream_max_concurrency == 0 {
+            return Err(ConfigError::Invalid {
+                setting: "--upstream-max-concurrency",
+                reason: "must be at least 1".into(),
+            });
+        }
+        if let Some(rate) = self.upstream_rate
+            && !(rate.is_finite() && rate > 0.0)
+        {
+            return Err(ConfigError::Invalid {
+                setting: "--upstream-rate",
+                reason: "must be a positive number of requests per second".into(),
+            });
+        }
+        if self.upstream_failure_backoff > self.upstream_failure_backoff_max {
+            return Err(ConfigError::Invalid {
+                setting: "--upstream-failure-backoff",
+                reason: "must not exceed --upstream-failure-backoff-max".into(),
+            });
+        }
         if self.demo && self.upstream.is_some() {
             return Err(ConfigError::Invalid {
                 setting: "--demo",
                 reason: "cannot be combined with --upstream".into(),
             });
         }
+        crate::access::check_access_settings(self)?;
         Ok(())
     }
 

@@ -72,6 +72,11 @@ impl StoredResponse {
         now.saturating_duration_since(self.stored_at) < self.fresh_for
     }
 
+    /// How long ago freshness ended at `now` (zero while fresh).
+    pub fn stale_for(&self, now: Instant) -> Duration {
+        now.saturating_duration_since(self.stored_at + self.fresh_for)
+    }
+
     /// Whole seconds since the answer was received.
     pub fn age_secs(&self, now: Instant) -> u64 {
         now.saturating_duration_since(self.stored_at).as_secs()

@@ -9,7 +9,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
 /// What Alumio itself puts in `type`, so consumers can treat both alike.
-const ERROR_TYPE: &str = "https://tools.ietf.org/html/rfc2616#section-10";
+pub(crate) const ERROR_TYPE: &str = "https://tools.ietf.org/html/rfc2616#section-10";
 
 /// An error the gateway answers itself. Messages are for consumers: they say what happened
 /// without internals; the cause is logged where the error is made.
@@ -42,6 +42,12 @@ pub enum GatewayError {
         /// What was wrong with the reply, in terms safe to show a consumer.
         reason: &'static str,
     },
+    /// Alumio keeps failing, so the gateway sends it nothing until a cool-down passes.
+    #[error("alumio is failing; the gateway is giving it time to recover, try again later")]
+    CircuitOpen {
+        /// When to try again.
+        retry_after: Duration,
+    },
     /// The gateway is shedding load; try again later.
     #[error("the gateway is overloaded, try again later")]
     Overloaded {
@@ -62,7 +68,7 @@ impl GatewayError {
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             Self::UpstreamTimeout => StatusCode::GATEWAY_TIMEOUT,
             Self::UpstreamUnreachable | Self::BadUpstreamReply { .. } => StatusCode::BAD_GATEWAY,
-            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Overloaded { .. } | Self::CircuitOpen { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -106,7 +112,7 @@ impl IntoResponse for GatewayError {
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             }
-            Self::Overloaded { retry_after } => {
+            Self::Overloaded { retry_after } | Self::CircuitOpen { retry_after } => {
                 headers.insert(
                     header::RETRY_AFTER,
                     HeaderValue::from(retry_after.as_secs().max(1)),

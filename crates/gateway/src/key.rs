@@ -71,6 +71,41 @@ impl TaskKey {
     }
 }
 
+/// Which cached answers a purge drops.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PurgeScope {
+    /// One key.
+    Task(TaskKey),
+    /// Every key in one space.
+    Space(SpaceIdentifier),
+    /// Every key of requests made without `space`.
+    WithoutSpace,
+    /// Everything.
+    All,
+}
+
+impl PurgeScope {
+    /// Whether the purge drops `key`.
+    pub fn covers(&self, key: &TaskKey) -> bool {
+        match self {
+            Self::Task(task) => task == key,
+            Self::Space(space) => key.space() == Some(space),
+            Self::WithoutSpace => key.space().is_none(),
+            Self::All => true,
+        }
+    }
+
+    /// The scope as a metric label.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Self::Task(_) => "task",
+            Self::Space(_) => "space",
+            Self::WithoutSpace => "without-space",
+            Self::All => "all",
+        }
+    }
+}
+
 impl fmt::Debug for TaskKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(

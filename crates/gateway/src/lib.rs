@@ -18,6 +18,8 @@
 //! # Ok(()) }
 //! ```
 
+pub mod access;
+pub mod admin;
 pub mod cache;
 pub mod config;
 pub mod demo;
@@ -32,8 +34,9 @@ mod routes;
 mod server;
 pub mod state;
 pub mod telemetry;
+pub mod upstream;
 
 pub use config::{ConfigError, Settings};
-pub use routes::{REQUEST_ID, app};
-pub use server::{run, shutdown_signal};
+pub use routes::{REQUEST_ID, app, app_without_metrics};
+pub use server::{ServeLimits, run, run_with_limits, shutdown_signal};
 pub use state::{AppState, StateSettings};

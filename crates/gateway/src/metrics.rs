@@ -9,7 +9,11 @@ use metrics_exporter_prometheus::{
     Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
 };
 
+use crate::access::AccessMetrics;
+use crate::admin::AdminMetrics;
 use crate::cache::CacheUsage;
+use crate::render::StaleReason;
+use crate::upstream::{BreakerState, ShedReason};
 
 static METADATA: Metadata<'static> =
     Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
@@ -33,6 +37,22 @@ pub struct GatewayMetrics {
     pub upstream_latency: Histogram,
     cache_entries: Gauge,
     cache_bytes: Gauge,
+    /// Refreshes started in the background for stale-while-revalidate.
+    pub background_refreshes: Counter,
+    /// Failed fetches that put their key into backoff.
+    pub backoffs: Counter,
+    /// Requests answered from a key's backoff without asking Alumio.
+    pub backoff_answers: Counter,
+    /// Fetches refused because the circuit breaker was open.
+    pub breaker_rejections: Counter,
+    stale_served: [Counter; 2],
+    breaker_state: Gauge,
+    breaker_transitions: [Counter; 3],
+    shed: [Counter; 3],
+    /// Refused requests and consumers-file reloads.
+    pub access: AccessMetrics,
+    /// Purges through the admin API.
+    pub admin: AdminMetrics,
 }
 
 impl GatewayMetrics {
@@ -98,7 +118,86 @@ impl GatewayMetrics {
             Some(Unit::Bytes),
             "Bytes held in the cache, as weighed per entry",
         );
+        let labelled = |name: &'static str, label: &'static str, value: &'static str| {
+            recorder.register_counter(
+                &Key::from_parts(name, vec![Label::new(label, value)]),
+                &METADATA,
+            )
+        };
+        let background_refreshes = counter(
+            "alumio_gateway_background_refreshes_total",
+            "Refreshes started in the background while a stale copy was served",
+        );
+        let backoffs = counter(
+            "alumio_gateway_key_backoffs_total",
+            "Failed fetches that made their key back off",
+        );
+        let backoff_answers = counter(
+            "alumio_gateway_backoff_answers_total",
+            "Requests answered from a backing-off key's last failure without asking Alumio",
+        );
+        let breaker_rejections = counter(
+            "alumio_gateway_breaker_rejections_total",
+            "Fetches refused because the circuit breaker was open",
+        );
+        recorder.describe_counter(
+            "alumio_gateway_stale_served_total".into(),
+            None,
+            "Stale copies served, by reason".into(),
+        );
+        let stale_served = [StaleReason::Revalidating, StaleReason::UpstreamFailed].map(|reason| {
+            labelled(
+                "alumio_gateway_stale_served_total",
+                "reason",
+                reason.as_str(),
+            )
+        });
+        let breaker_state = gauge(
+            "alumio_gateway_breaker_state",
+            None,
+            "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+        );
+        recorder.describe_counter(
+            "alumio_gateway_breaker_transitions_total".into(),
+            None,
+            "Circuit breaker state changes, by the state entered".into(),
+        );
+        let breaker_transitions = [
+            BreakerState::Closed,
+            BreakerState::Open,
+            BreakerState::HalfOpen,
+        ]
+        .map(|state| {
+            labelled(
+                "alumio_gateway_breaker_transitions_total",
+                "to",
+                state.as_str(),
+            )
+        });
+        recorder.describe_counter(
+            "alumio_gateway_shed_total".into(),
+            None,
+            "Fetches shed by the upstream budget, by reason".into(),
+        );
+        let shed = [
+            ShedReason::QueueFull,
+            ShedReason::QueueTimeout,
+            ShedReason::RateLimited,
+        ]
+        .map(|reason| labelled("alumio_gateway_shed_total", "reason", reason.as_str()));
+        let access = AccessMetrics::register(&recorder);
+        let admin = AdminMetrics::register(&recorder);
         Self {
+            access,
+            admin,
+            background_refreshes,
+            backoffs,
+            backoff_answers,
+            breaker_rejections,
+            stale_served,
+            breaker_state,
+            breaker_transitions,
+            shed,
             handle: recorder_handle(recorder),
             cache_hits,
             cache_misses,
@@ -121,6 +220,36 @@ impl GatewayMetrics {
         };
         self.upstream_requests[class].increment(1);
         self.upstream_latency.record(took.as_secs_f64());
+    }
+
+    /// Counts a stale copy served.
+    pub fn record_stale(&self, reason: StaleReason) {
+        let index = match reason {
+            StaleReason::Revalidating => 0,
+            StaleReason::UpstreamFailed => 1,
+        };
+        self.stale_served[index].increment(1);
+    }
+
+    /// Records the breaker entering `state`.
+    pub fn record_breaker(&self, state: BreakerState) {
+        self.breaker_state.set(state.as_gauge());
+        let index = match state {
+            BreakerState::Closed => 0,
+            BreakerState::Open => 1,
+            BreakerState::HalfOpen => 2,
+        };
+        self.breaker_transitions[index].increment(1);
+    }
+
+    /// Counts a shed fetch.
+    pub fn record_shed(&self, reason: ShedReason) {
+        let index = match reason {
+            ShedReason::QueueFull => 0,
+            ShedReason::QueueTimeout => 1,
+            ShedReason::RateLimited => 2,
+        };
+        self.shed[index].increment(1);
     }
 
     /// The Prometheus text exposition, with the cache gauges brought up to date first.

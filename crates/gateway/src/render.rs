@@ -19,6 +19,27 @@ pub enum CacheOutcome {
     Miss,
     /// Joined a fetch another request had already started for the same key.
     Collapsed,
+    /// Served a copy past its freshness.
+    Stale(StaleReason),
+}
+
+/// Why a stale copy was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleReason {
+    /// Within stale-while-revalidate: a refresh runs in the background.
+    Revalidating,
+    /// Alumio failed (or the gateway is protecting it) and this is the last good answer.
+    UpstreamFailed,
+}
+
+impl StaleReason {
+    /// The reason as a lowercase word for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Revalidating => "revalidating",
+            Self::UpstreamFailed => "upstream-failed",
+        }
+    }
 }
 
 impl CacheOutcome {
@@ -28,6 +49,7 @@ impl CacheOutcome {
             Self::Hit => "hit",
             Self::Miss => "miss",
             Self::Collapsed => "collapsed",
+            Self::Stale(_) => "stale",
         }
     }
 }
@@ -116,6 +138,14 @@ pub fn render(
         (CacheOutcome::Miss, false) => ("MISS", "alumio-gateway; fwd=miss"),
         (CacheOutcome::Collapsed, true) => ("MISS", "alumio-gateway; fwd=miss; collapsed; stored"),
         (CacheOutcome::Collapsed, false) => ("MISS", "alumio-gateway; fwd=miss; collapsed"),
+        (CacheOutcome::Stale(StaleReason::Revalidating), _) => (
+            "STALE",
+            "alumio-gateway; hit; fwd=stale; detail=revalidating",
+        ),
+        (CacheOutcome::Stale(StaleReason::UpstreamFailed), _) => (
+            "STALE",
+            "alumio-gateway; hit; fwd=stale; detail=upstream-failed",
+        ),
     };
     headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
     headers.insert(CACHE_STATUS, HeaderValue::from_static(cache_status));

@@ -7,11 +7,13 @@ use std::time::Duration;
 use alumio_transport::{AlumioClient, RetryPolicy, TransportError};
 use secrecy::SecretString;
 
+use crate::access::AccessPolicy;
 use crate::cache::{MokaResponseCache, ResponseCache};
-use crate::config::Settings;
-use crate::fetch::Fetcher;
+use crate::config::{ConfigError, Settings};
+use crate::fetch::{FetchPolicy, Fetcher};
 use crate::freshness::FreshnessPolicy;
 use crate::metrics::GatewayMetrics;
+use crate::upstream::{BreakerSettings, BudgetSettings, FailureBackoff};
 
 /// The settings the request path needs, resolved from configuration.
 #[derive(Debug, Clone)]
@@ -22,6 +24,19 @@ pub struct StateSettings {
     pub cache_max_bytes: u64,
     /// Longest a consumer waits for a miss before getting a 504.
     pub request_timeout: Duration,
+    /// How long past freshness a copy may stand in when Alumio fails.
+    pub stale_if_error: Duration,
+    /// How long past freshness a copy is served at once while it refreshes in the background.
+    pub stale_while_revalidate: Duration,
+    /// When the circuit breaker opens.
+    pub breaker: BreakerSettings,
+    /// How long a failing key is left alone.
+    pub backoff: FailureBackoff,
+    /// Requests to Alumio in flight, per second and queued.
+    pub budget: BudgetSettings,
+    /// Who may call the task endpoint. Anonymous by default and from `Settings`: the binary
+    /// sets it from `access::policy_from_settings`, which applies the secure default.
+    pub access: AccessPolicy,
 }
 
 impl Default for StateSettings {
@@ -30,6 +45,12 @@ impl Default for StateSettings {
             freshness: FreshnessPolicy::default(),
             cache_max_bytes: 256 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            stale_if_error: Duration::from_secs(3600),
+            stale_while_revalidate: Duration::from_secs(10),
+            breaker: BreakerSettings::default(),
+            backoff: FailureBackoff::default(),
+            budget: BudgetSettings::default(),
+            access: AccessPolicy::Anonymous,
         }
     }
 }
@@ -44,16 +65,34 @@ impl From<&Settings> for StateSettings {
             },
             cache_max_bytes: settings.cache_max_bytes,
             request_timeout: settings.request_timeout,
+            stale_if_error: settings.stale_if_error,
+            stale_while_revalidate: settings.stale_while_revalidate,
+            breaker: BreakerSettings {
+                failure_threshold: settings.breaker_failures,
+                cool_down: settings.breaker_cool_down,
+            },
+            backoff: FailureBackoff {
+                initial: settings.upstream_failure_backoff,
+                max: settings.upstream_failure_backoff_max,
+            },
+            budget: BudgetSettings {
+                max_concurrency: settings.upstream_max_concurrency,
+                max_rate: settings.upstream_rate,
+                max_queue: settings.upstream_max_queue,
+                queue_timeout: settings.upstream_queue_timeout,
+            },
+            access: AccessPolicy::Anonymous,
         }
     }
 }
 
-/// The Alumio client the settings describe, for the API at `url` with `token`.
+/// The Alumio client the settings describe, for the API at `url` with `token`; a URL or
+/// setting the client refuses is a configuration error naming `--upstream`.
 pub fn upstream_client(
     url: &str,
     token: SecretString,
     settings: &Settings,
-) -> Result<AlumioClient, TransportError> {
+) -> Result<AlumioClient, ConfigError> {
     let retry = RetryPolicy {
         max_attempts: settings.upstream_attempts,
         overall_deadline: settings.upstream_timeout * settings.upstream_attempts
@@ -67,6 +106,10 @@ pub fn upstream_client(
         .max_body_bytes(usize::try_from(settings.upstream_max_body).unwrap_or(usize::MAX))
         .user_agent_suffix(concat!("alumio-gateway/", env!("CARGO_PKG_VERSION")))
         .build()
+        .map_err(|error: TransportError| ConfigError::Invalid {
+            setting: "--upstream",
+            reason: error.to_string(),
+        })
 }
 
 /// Shared, cheaply cloned state of one gateway.
@@ -77,9 +120,12 @@ pub struct AppState {
 
 struct StateInner {
     request_timeout: Duration,
+    stale_if_error: Duration,
+    stale_while_revalidate: Duration,
     cache: Arc<dyn ResponseCache>,
     fetcher: Arc<Fetcher>,
     metrics: Arc<GatewayMetrics>,
+    access: AccessPolicy,
 }
 
 impl AppState {
@@ -87,21 +133,29 @@ impl AppState {
     pub fn new(upstream: AlumioClient, settings: &StateSettings) -> Self {
         let cache: Arc<dyn ResponseCache> = Arc::new(MokaResponseCache::new(
             settings.cache_max_bytes,
-            Duration::ZERO,
+            settings.stale_if_error.max(settings.stale_while_revalidate),
         ));
         let metrics = Arc::new(GatewayMetrics::new());
         let fetcher = Arc::new(Fetcher::new(
             upstream,
             Arc::clone(&cache),
-            settings.freshness,
+            FetchPolicy {
+                freshness: settings.freshness,
+                breaker: settings.breaker,
+                backoff: settings.backoff,
+                budget: settings.budget,
+            },
             Arc::clone(&metrics),
         ));
         Self {
             inner: Arc::new(StateInner {
                 request_timeout: settings.request_timeout,
+                stale_if_error: settings.stale_if_error,
+                stale_while_revalidate: settings.stale_while_revalidate,
                 cache,
                 fetcher,
                 metrics,
+                access: settings.access.clone(),
             }),
         }
     }
@@ -121,8 +175,23 @@ impl AppState {
         self.inner.request_timeout
     }
 
+    /// How long past freshness a copy may stand in when Alumio fails.
+    pub fn stale_if_error(&self) -> Duration {
+        self.inner.stale_if_error
+    }
+
+    /// How long past freshness a copy is served while it refreshes in the background.
+    pub fn stale_while_revalidate(&self) -> Duration {
+        self.inner.stale_while_revalidate
+    }
+
     /// The metrics.
     pub fn metrics(&self) -> &GatewayMetrics {
         &self.inner.metrics
+    }
+
+    /// Who may call the task endpoint.
+    pub fn access(&self) -> &AccessPolicy {
+        &self.inner.access
     }
 }

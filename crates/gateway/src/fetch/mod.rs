@@ -1,27 +1,39 @@
-//! `Fetcher`: takes a key Alumio's answer, one upstream request per key at a time however many
-//! consumers ask, and stores what may be stored.
+//! `Fetcher`: takes a key's answer from Alumio, one upstream request per key at a time however
+//! many consumers ask, and stores what may be stored, without ever storming Alumio.
 //!
-//! The first request for a key leads: it spawns the upstream fetch as a task of its own, so a
-//! leader whose consumer hangs up neither fails nor restarts the fetch for the others. Later
-//! requests for the same key wait on the leader's channel. Errors reach every waiter of that
-//! one fetch and are never stored.
+//! The first request for a key leads: it spawns the fetch as a task of its own, so a leader
+//! whose consumer hangs up neither fails nor restarts the fetch for the others; later requests
+//! for the key wait on the leader's channel. A fetch passes the circuit breaker and the
+//! upstream budget before it is sent; a failed one backs its key off, and until the backoff
+//! passes, the key's consumers get the remembered failure at once instead of a new request.
+//! Errors reach every waiter of the one fetch and are never stored. A purge detaches matching
+//! fetches: their answers are not stored, and their waiters ask again.
+
+mod classify;
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use alumio_models::{ApiError, DetailedTaskResult};
-use alumio_transport::{AlumioClient, RawTaskResponse, TransportError};
-use http::{HeaderValue, StatusCode};
+use alumio_transport::AlumioClient;
 use tokio::sync::watch;
 
+pub use classify::allows_stale;
+use classify::{classify, error_for_failure, is_upstream_failure};
+
 use crate::cache::ResponseCache;
-use crate::entry::{EntryKind, StoredResponse};
+use crate::entry::StoredResponse;
 use crate::error::GatewayError;
 use crate::freshness::FreshnessPolicy;
+pub use crate::key::PurgeScope;
 use crate::key::TaskKey;
 use crate::metrics::GatewayMetrics;
 use crate::render::CacheOutcome;
+use crate::upstream::{
+    BreakerSettings, BreakerState, BudgetSettings, CircuitBreaker, FailureBackoff, KeyBackoff,
+    UpstreamBudget,
+};
 
 /// An answer ready to send, and whether it is now in the cache.
 #[derive(Debug, Clone)]
@@ -35,15 +47,48 @@ pub struct Fetched {
 /// What one fetch gives every request waiting on it.
 pub type FetchResult = Result<Fetched, GatewayError>;
 
-type InFlight = HashMap<TaskKey, watch::Receiver<Option<FetchResult>>>;
+/// How fetches treat Alumio.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FetchPolicy {
+    /// Times to live by kind of answer.
+    pub freshness: FreshnessPolicy,
+    /// When the circuit breaker opens.
+    pub breaker: BreakerSettings,
+    /// How long a failing key is left alone.
+    pub backoff: FailureBackoff,
+    /// Requests in flight, per second and queued.
+    pub budget: BudgetSettings,
+}
 
-/// Fetches answers from Alumio on behalf of cache misses.
+/// A fetch under way, as its waiters see it.
+#[derive(Clone)]
+struct Flight {
+    receiver: watch::Receiver<Option<FetchResult>>,
+    /// Set by a purge: the fetch's answer must not be stored and its waiters ask again.
+    detached: Arc<AtomicBool>,
+}
+
+/// How a request joined the work for its key.
+enum Joined {
+    /// Answered without waiting: fresh in the cache, or the key is backing off.
+    Ready(FetchResult, CacheOutcome),
+    /// Waiting on a fetch, its own or another request's.
+    Waiting(Flight, CacheOutcome),
+}
+
+/// A fetch may be asked again this many times when purges keep overtaking it.
+const MAX_ROUNDS: usize = 3;
+
+/// Fetches answers from Alumio on behalf of cache misses and refreshes.
 pub struct Fetcher {
     upstream: AlumioClient,
     cache: Arc<dyn ResponseCache>,
     freshness: FreshnessPolicy,
     metrics: Arc<GatewayMetrics>,
-    in_flight: Mutex<InFlight>,
+    breaker: CircuitBreaker,
+    backoff: KeyBackoff<FetchResult>,
+    budget: UpstreamBudget,
+    flights: Mutex<HashMap<TaskKey, Flight>>,
 }
 
 impl Fetcher {
@@ -51,32 +96,75 @@ impl Fetcher {
     pub fn new(
         upstream: AlumioClient,
         cache: Arc<dyn ResponseCache>,
-        freshness: FreshnessPolicy,
+        policy: FetchPolicy,
         metrics: Arc<GatewayMetrics>,
     ) -> Self {
         Self {
             upstream,
             cache,
-            freshness,
+            freshness: policy.freshness,
             metrics,
-            in_flight: Mutex::new(HashMap::new()),
+            breaker: CircuitBreaker::new(policy.breaker),
+            backoff: KeyBackoff::new(policy.backoff),
+            budget: UpstreamBudget::new(policy.budget),
+            flights: Mutex::new(HashMap::new()),
         }
     }
 
     /// The answer for `key`: from the cache if it arrived meanwhile, from a fetch already under
-    /// way, or from a new fetch. Says which of these it was.
-    pub async fn fetch(self: &Arc<Self>, key: &TaskKey) -> (FetchResult, CacheOutcome) {
-        let mut receiver = match self.join_or_lead(key) {
-            Ok(fresh) => return (Ok(fresh), CacheOutcome::Hit),
-            Err(joined) => joined,
-        };
-        let outcome = receiver.1;
-        let result = match receiver.0.wait_for(Option::is_some).await {
-            Ok(result) => result.clone().unwrap_or(Err(GatewayError::Internal)),
-            // The leader's task ended without an answer: it panicked or the runtime is stopping.
-            Err(_) => Err(GatewayError::Internal),
-        };
-        (result, outcome)
+    /// way, from the key's backoff, or from a new fetch. Says which of these it was.
+    pub async fn fetch(
+        self: &Arc<Self>,
+        key: &TaskKey,
+        request_id: &str,
+    ) -> (FetchResult, CacheOutcome) {
+        for round in 1..=MAX_ROUNDS {
+            let (mut flight, outcome) = match self.join_or_lead(key, request_id) {
+                Joined::Ready(result, outcome) => return (result, outcome),
+                Joined::Waiting(flight, outcome) => (flight, outcome),
+            };
+            let result = match flight.receiver.wait_for(Option::is_some).await {
+                Ok(result) => result.clone().unwrap_or(Err(GatewayError::Internal)),
+                // The leader's task ended without an answer: the runtime is stopping.
+                Err(_) => Err(GatewayError::Internal),
+            };
+            if flight.detached.load(Ordering::Acquire) && round < MAX_ROUNDS {
+                continue;
+            }
+            return (result, outcome);
+        }
+        (Err(GatewayError::Internal), CacheOutcome::Miss)
+    }
+
+    /// Starts a fetch that refreshes `key` in the background, unless one is under way or the
+    /// key is backing off. Returns whether it started one.
+    pub fn refresh_in_background(self: &Arc<Self>, key: &TaskKey, request_id: &str) -> bool {
+        let started = matches!(
+            self.join_or_lead(key, request_id),
+            Joined::Waiting(_, CacheOutcome::Miss)
+        );
+        if started {
+            self.metrics.background_refreshes.increment(1);
+        }
+        started
+    }
+
+    /// Drops every answer `scope` covers, fresh or stale, forgets their failures, and detaches
+    /// matching fetches under way so that what they bring back is not stored and their waiters
+    /// ask again. Later requests see the purge at once.
+    pub fn purge(&self, scope: &PurgeScope) {
+        // Under the flights lock no leader can store between the purge and the detaching.
+        let mut flights = self.lock();
+        flights.retain(|key, flight| {
+            let covered = scope.covers(key);
+            if covered {
+                flight.detached.store(true, Ordering::Release);
+            }
+            !covered
+        });
+        self.cache.purge(scope);
+        let scope = scope.clone();
+        self.backoff.clear_matching(move |key| scope.covers(key));
     }
 
     /// How many keys have a fetch under way.
@@ -84,57 +172,122 @@ impl Fetcher {
         self.lock().len()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, InFlight> {
-        // The map stays consistent even if a holder panicked: every change is a single call.
-        self.in_flight
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
+    /// The circuit breaker's state.
+    pub fn breaker_state(&self) -> BreakerState {
+        self.breaker.state()
     }
 
-    #[allow(clippy::type_complexity)]
-    fn join_or_lead(
-        self: &Arc<Self>,
-        key: &TaskKey,
-    ) -> Result<Fetched, (watch::Receiver<Option<FetchResult>>, CacheOutcome)> {
-        let mut in_flight = self.lock();
+    /// Requests in flight to Alumio now.
+    pub fn upstream_in_flight(&self) -> usize {
+        self.budget.in_flight()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, HashMap<TaskKey, Flight>> {
+        // Every change to the map is a single call, so it stays consistent even if a holder
+        // panicked.
+        self.flights.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn join_or_lead(self: &Arc<Self>, key: &TaskKey, request_id: &str) -> Joined {
+        let now = Instant::now();
+        let mut flights = self.lock();
         // A leader stores its answer before it leaves the map, so looking again under the lock
         // closes the window between the caller's miss and this point.
-        if let Some(response) = self.cache.get(key).filter(|r| r.is_fresh(Instant::now())) {
-            return Ok(Fetched {
+        if let Some(response) = self.cache.get(key).filter(|r| r.is_fresh(now)) {
+            let fetched = Fetched {
                 response,
                 stored: true,
-            });
+            };
+            return Joined::Ready(Ok(fetched), CacheOutcome::Hit);
         }
-        if let Some(receiver) = in_flight.get(key) {
+        if let Some(flight) = flights.get(key) {
             self.metrics.coalesced_waiters.increment(1);
-            return Err((receiver.clone(), CacheOutcome::Collapsed));
+            return Joined::Waiting(flight.clone(), CacheOutcome::Collapsed);
+        }
+        if let Some(answer) = self.backoff.answer_while_backing_off(key, now) {
+            self.metrics.backoff_answers.increment(1);
+            return Joined::Ready(answer, CacheOutcome::Miss);
         }
         let (sender, receiver) = watch::channel(None);
-        in_flight.insert(key.clone(), receiver.clone());
-        drop(in_flight);
-        let fetcher = Arc::clone(self);
-        let key = key.clone();
-        tokio::spawn(async move { fetcher.lead(key, sender).await });
-        Err((receiver, CacheOutcome::Miss))
-    }
-
-    async fn lead(&self, key: TaskKey, sender: watch::Sender<Option<FetchResult>>) {
-        let leaving = LeaveOnDrop {
-            fetcher: self,
-            key: &key,
+        let flight = Flight {
+            receiver,
+            detached: Arc::new(AtomicBool::new(false)),
         };
-        let result = self.fetch_from_upstream(&key).await;
-        if let Ok(fetched) = &result
-            && fetched.stored
-        {
-            self.cache
-                .insert(key.clone(), Arc::clone(&fetched.response));
-        }
-        drop(leaving);
-        sender.send_replace(Some(result));
+        flights.insert(key.clone(), flight.clone());
+        drop(flights);
+        let fetcher = Arc::clone(self);
+        let lead = Lead {
+            key: key.clone(),
+            sender,
+            detached: Arc::clone(&flight.detached),
+            request_id: request_id.to_owned(),
+        };
+        tokio::spawn(async move { fetcher.lead(lead).await });
+        Joined::Waiting(flight, CacheOutcome::Miss)
     }
 
-    async fn fetch_from_upstream(&self, key: &TaskKey) -> FetchResult {
+    async fn lead(&self, lead: Lead) {
+        let mut leaving = LeaveOnDrop {
+            fetcher: self,
+            lead: &lead,
+            left: false,
+        };
+        let result = self.fetch_guarded(&lead.key, &lead.request_id).await;
+        if is_upstream_failure(&result) {
+            let delay = self
+                .backoff
+                .record_failure(&lead.key, result.clone(), Instant::now());
+            self.metrics.backoffs.increment(1);
+            tracing::debug!(request_id = lead.request_id, key = ?lead.key, ?delay, "key backs off");
+        } else if !matches!(
+            result,
+            Err(GatewayError::CircuitOpen { .. } | GatewayError::Overloaded { .. })
+        ) {
+            self.backoff.clear(&lead.key);
+        }
+        {
+            let mut flights = self.lock();
+            if !lead.detached.load(Ordering::Acquire) {
+                if let Ok(fetched) = &result
+                    && fetched.stored
+                {
+                    self.cache
+                        .insert(lead.key.clone(), Arc::clone(&fetched.response));
+                }
+                flights.remove(&lead.key);
+            }
+            leaving.left = true;
+        }
+        lead.sender.send_replace(Some(result));
+    }
+
+    /// One request to Alumio, if the breaker and the budget allow it.
+    async fn fetch_guarded(&self, key: &TaskKey, request_id: &str) -> FetchResult {
+        let (admission, transition) = self.breaker.admit(Instant::now());
+        self.note_transition(transition);
+        let ticket = match admission {
+            Ok(ticket) => ticket,
+            Err(retry_after) => {
+                self.metrics.breaker_rejections.increment(1);
+                return Err(GatewayError::CircuitOpen { retry_after });
+            }
+        };
+        let _permit = match self.budget.acquire().await {
+            Ok(permit) => permit,
+            Err(reason) => {
+                ticket.abandon();
+                self.metrics.record_shed(reason);
+                tracing::warn!(
+                    request_id,
+                    ?key,
+                    reason = reason.as_str(),
+                    "shedding a fetch"
+                );
+                return Err(GatewayError::Overloaded {
+                    retry_after: Duration::from_secs(1),
+                });
+            }
+        };
         let started = Instant::now();
         let reply = self
             .upstream
@@ -142,98 +295,54 @@ impl Fetcher {
             .await;
         self.metrics
             .record_upstream(reply.as_ref().ok().map(|r| r.status), started.elapsed());
-        match reply {
-            Ok(raw) => self.classify(key, raw),
-            Err(error) => Err(error_for_failure(key, &error)),
-        }
-    }
-
-    fn classify(&self, key: &TaskKey, raw: RawTaskResponse) -> FetchResult {
-        let content_type = raw
-            .headers
-            .content_type
-            .clone()
-            .unwrap_or(HeaderValue::from_static("application/json"));
-        let kind = match raw.status {
-            StatusCode::OK => match serde_json::from_slice::<DetailedTaskResult>(&raw.body) {
-                Ok(DetailedTaskResult {
-                    object: Some(task), ..
-                }) => FreshnessPolicy::classify(&task),
-                _ => {
-                    tracing::warn!(
-                        ?key,
-                        bytes = raw.body.len(),
-                        "alumio sent a 200 that is not a task document"
-                    );
-                    return Err(GatewayError::BadUpstreamReply {
-                        reason: "the body is not a task document",
-                    });
-                }
-            },
-            status if status.is_client_error() || status.is_server_error() => {
-                if serde_json::from_slice::<ApiError>(&raw.body).is_err() {
-                    tracing::warn!(?key, %status, "alumio sent an error without its error body");
-                    return Err(GatewayError::BadUpstreamReply {
-                        reason: "an error without alumio's error body",
-                    });
-                }
-                if matches!(status, StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN) {
-                    tracing::warn!(?key, %status, "alumio refused the gateway's token for this task");
-                }
-                if status == StatusCode::NOT_FOUND {
-                    EntryKind::NotFound
-                } else {
-                    EntryKind::Uncacheable
-                }
-            }
-            status => {
-                tracing::warn!(?key, %status, "alumio answered with an unexpected status");
-                return Err(GatewayError::BadUpstreamReply {
-                    reason: "an unexpected status",
-                });
-            }
+        let result = match reply {
+            Ok(raw) => classify(&self.freshness, key, raw, request_id),
+            Err(error) => Err(error_for_failure(key, &error, request_id)),
         };
-        let fresh_for = self.freshness.ttl(kind);
-        let mut response = StoredResponse::new(raw.status, raw.body, content_type, kind, fresh_for);
-        response.retry_after = raw.headers.retry_after;
-        Ok(Fetched {
-            response: Arc::new(response),
-            stored: fresh_for > Duration::ZERO,
-        })
+        self.note_transition(ticket.report(!is_upstream_failure(&result)));
+        result
     }
-}
 
-/// Maps a failure to reach Alumio to the consumer's error, logging the cause, which the
-/// consumer never sees.
-fn error_for_failure(key: &TaskKey, error: &TransportError) -> GatewayError {
-    tracing::warn!(?key, %error, "fetching from alumio failed");
-    match error {
-        TransportError::Timeout { .. } => GatewayError::UpstreamTimeout,
-        TransportError::Connect { .. } | TransportError::Request { .. } => {
-            GatewayError::UpstreamUnreachable
+    fn note_transition(&self, transition: Option<BreakerState>) {
+        if let Some(state) = transition {
+            self.metrics.record_breaker(state);
+            match state {
+                BreakerState::Open => {
+                    tracing::warn!(
+                        "circuit breaker opened: alumio keeps failing, pausing requests"
+                    );
+                }
+                BreakerState::HalfOpen => {
+                    tracing::info!("circuit breaker half-open: probing alumio");
+                }
+                BreakerState::Closed => {
+                    tracing::info!("circuit breaker closed: alumio answers again");
+                }
+            }
         }
-        TransportError::UnsendableIdentifier => GatewayError::InvalidParameter {
-            parameter: "identifier",
-            reason: "task identifier cannot be sent to alumio as a path segment".into(),
-        },
-        TransportError::BodyTooLarge { .. } => GatewayError::BadUpstreamReply {
-            reason: "the body is larger than the gateway accepts",
-        },
-        _ => GatewayError::BadUpstreamReply {
-            reason: "the reply could not be read",
-        },
     }
 }
 
-/// Removes the key from the in-flight map when the leader is done, even if it panicked, so the
-/// next request starts a new fetch instead of waiting on a dead one.
+/// What a leader needs to run its fetch and hand the answer over.
+struct Lead {
+    key: TaskKey,
+    sender: watch::Sender<Option<FetchResult>>,
+    detached: Arc<AtomicBool>,
+    request_id: String,
+}
+
+/// Removes the leader's flight from the map if the leader ends without doing so itself (it
+/// panicked), so the next request starts a new fetch instead of waiting on a dead one.
 struct LeaveOnDrop<'a> {
     fetcher: &'a Fetcher,
-    key: &'a TaskKey,
+    lead: &'a Lead,
+    left: bool,
 }
 
 impl Drop for LeaveOnDrop<'_> {
     fn drop(&mut self) {
-        self.fetcher.lock().remove(self.key);
+        if !self.left && !self.lead.detached.load(Ordering::Acquire) {
+            self.fetcher.lock().remove(&self.lead.key);
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! The gateway's HTTP surface: the task endpoint, operations endpoints and the answers for
 //! everything else, all in Alumio's `Error` shape.
 
-mod operations;
+pub(crate) mod operations;
 mod request_id;
 mod tasks;
 
@@ -14,17 +14,33 @@ use crate::state::AppState;
 
 pub use request_id::REQUEST_ID;
 
-/// The consumer-facing router.
+/// The consumer-facing router, `/metrics` included.
 pub fn app(state: AppState) -> Router {
+    consumer_router(state, true)
+}
+
+/// The consumer-facing router without `/metrics`, for when the admin listener serves it.
+pub fn app_without_metrics(state: AppState) -> Router {
+    consumer_router(state, false)
+}
+
+fn consumer_router(state: AppState, with_metrics: bool) -> Router {
     let tasks_route = format!("{TASKS_PATH_PREFIX}{{identifier}}");
-    Router::new()
+    // Every access decision is taken in front of the task handler, before the cache.
+    let guard = axum::middleware::from_fn_with_state(state.clone(), crate::access::guard_tasks);
+    let mut router = Router::new()
         .route(
             &tasks_route,
-            get(tasks::get_task).fallback(async || GatewayError::MethodNotAllowed),
+            get(tasks::get_task)
+                .fallback(async || GatewayError::MethodNotAllowed)
+                .layer(guard),
         )
         .route("/healthz", get(operations::healthz))
-        .route("/readyz", get(operations::readyz))
-        .route("/metrics", get(operations::metrics))
+        .route("/readyz", get(operations::readyz));
+    if with_metrics {
+        router = router.route("/metrics", get(operations::metrics));
+    }
+    router
         .fallback(async || GatewayError::NotFound)
         .layer(axum::middleware::from_fn(request_id::tag_request))
         .with_state(state)

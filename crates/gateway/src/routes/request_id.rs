@@ -10,8 +10,6 @@ use axum::middleware::Next;
 use axum::response::Response;
 use http::{HeaderName, HeaderValue};
 
-use crate::render::X_CACHE;
-
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -54,15 +52,7 @@ pub(super) async fn tag_request(mut request: Request, next: Next) -> Response {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let mut response = next.run(request).await;
-    tracing::debug!(
-        request_id = ?id,
-        %method,
-        path,
-        status = response.status().as_u16(),
-        cache = ?response.headers().get(X_CACHE),
-        micros = started.elapsed().as_micros(),
-        "request"
-    );
+    crate::access::log_request(&id, &method, &path, &mut response, started.elapsed());
     response.headers_mut().insert(REQUEST_ID, id);
     response
 }

@@ -1,5 +1,6 @@
-//! `GET`/`HEAD /api/v1/tasks/{identifier}?space=`: a fresh entry answers at once; anything else
-//! goes through the fetcher.
+//! `GET`/`HEAD /api/v1/tasks/{identifier}?space=`: a fresh entry answers at once, a recently
+//! expired one answers at once while it refreshes, and anything else goes through the fetcher,
+//! with the last good copy standing in when Alumio fails.
 
 use std::time::Instant;
 
@@ -8,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method, Uri};
 
 use crate::error::GatewayError;
+use crate::fetch::allows_stale;
 use crate::key::TaskKey;
-use crate::render::{CacheOutcome, render};
+use crate::render::{CacheOutcome, StaleReason, render};
+use crate::routes::REQUEST_ID;
 use crate::state::AppState;
 
 /// Answers one task request. Only the validated key is used from the request, so nothing else
@@ -24,19 +27,38 @@ pub(super) async fn get_task(
         Ok(key) => key,
         Err(error) => return error.into_response(),
     };
-    if let Some(entry) = state.cache().get(&key)
-        && entry.is_fresh(Instant::now())
-    {
-        state.metrics().cache_hits.increment(1);
-        return render(&entry, CacheOutcome::Hit, true, &method, &headers);
+    let request_id = headers
+        .get(REQUEST_ID)
+        .and_then(|id| id.to_str().ok())
+        .unwrap_or("-");
+    let now = Instant::now();
+    let cached = state.cache().get(&key);
+    if let Some(entry) = &cached {
+        if entry.is_fresh(now) {
+            state.metrics().cache_hits.increment(1);
+            return render(entry, CacheOutcome::Hit, true, &method, &headers);
+        }
+        if entry.stale_for(now) < state.stale_while_revalidate() {
+            state.fetcher().refresh_in_background(&key, request_id);
+            state.metrics().record_stale(StaleReason::Revalidating);
+            let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
+            return render(entry, outcome, true, &method, &headers);
+        }
     }
-    let fetch = state.fetcher().fetch(&key);
-    let Ok((result, outcome)) = tokio::time::timeout(state.request_timeout(), fetch).await else {
-        return GatewayError::UpstreamTimeout.into_response();
+    let last_good = cached.filter(|entry| entry.stale_for(now) <= state.stale_if_error());
+    let fetch = state.fetcher().fetch(&key, request_id);
+    let (result, outcome) = match tokio::time::timeout(state.request_timeout(), fetch).await {
+        Ok(fetched) => fetched,
+        Err(_) => (Err(GatewayError::UpstreamTimeout), CacheOutcome::Miss),
     };
+    if let Some(stale) = last_good.filter(|_| allows_stale(&result)) {
+        state.metrics().record_stale(StaleReason::UpstreamFailed);
+        let outcome = CacheOutcome::Stale(StaleReason::UpstreamFailed);
+        return render(&stale, outcome, true, &method, &headers);
+    }
     match outcome {
         CacheOutcome::Hit => state.metrics().cache_hits.increment(1),
-        CacheOutcome::Miss | CacheOutcome::Collapsed => state.metrics().cache_misses.increment(1),
+        _ => state.metrics().cache_misses.increment(1),
     }
     match result {
         Ok(fetched) => render(

@@ -1,0 +1,118 @@
+//! `Denial`: a request refused before any cache lookup or upstream work, answered in Alumio's
+//! `Error` shape like every answer the gateway gives on its own behalf.
+
+use std::time::Duration;
+
+use alumio_models::{ApiError, SpaceIdentifier, Violation};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use super::metrics::DenialReason;
+use crate::error::{ERROR_TYPE, api_error_body};
+
+/// Why a request is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denial {
+    /// No consumer key was sent.
+    MissingKey,
+    /// The key is no consumer's.
+    UnknownKey,
+    /// The consumer may not read this space (`None`: tasks without a space).
+    Space(Option<SpaceIdentifier>),
+    /// The consumer is over its rate.
+    RateLimited {
+        /// When a request would be admitted again.
+        retry_after: Duration,
+    },
+}
+
+impl Denial {
+    /// The reason, for metrics and logs.
+    pub fn reason(&self) -> DenialReason {
+        match self {
+            Self::MissingKey => DenialReason::MissingKey,
+            Self::UnknownKey => DenialReason::UnknownKey,
+            Self::Space(_) => DenialReason::Space,
+            Self::RateLimited { .. } => DenialReason::RateLimited,
+        }
+    }
+
+    /// The HTTP status it is answered with. A space outside the consumer's list is a 403, not
+    /// a 404: the decision is taken on the consumer's own list before Alumio is asked, so it
+    /// says nothing about whether the space or the task exists (see `docs/security.md`).
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::MissingKey | Self::UnknownKey => StatusCode::UNAUTHORIZED,
+            Self::Space(_) => StatusCode::FORBIDDEN,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+        }
+    }
+
+    fn detail(&self) -> String {
+        match self {
+            Self::MissingKey | Self::UnknownKey => {
+                "a valid consumer key is required: send 'Authorization: Bearer <key>'".into()
+            }
+            Self::Space(Some(space)) => format!("this consumer key may not read space '{space}'"),
+            Self::Space(None) => {
+                "this consumer key may not read tasks without a space; add ?space=".into()
+            }
+            Self::RateLimited { .. } => {
+                "this consumer is over its request rate, try again later".into()
+            }
+        }
+    }
+
+    /// The body in Alumio's `Error` shape.
+    pub fn to_api_error(&self) -> ApiError {
+        let status = self.status();
+        let error = ApiError::new(
+            status.as_u16(),
+            status.canonical_reason().unwrap_or("Error"),
+        )
+        .with_type(ERROR_TYPE)
+        .with_detail(self.detail());
+        match self {
+            Self::Space(_) => error.with_violation(Violation::new(
+                "space",
+                "is not among the spaces this consumer may read",
+            )),
+            _ => error,
+        }
+    }
+}
+
+impl IntoResponse for Denial {
+    fn into_response(self) -> Response {
+        let mut response = (self.status(), api_error_body(&self.to_api_error())).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match self {
+            Self::MissingKey => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"alumio-gateway\""),
+                );
+            }
+            Self::UnknownKey => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"alumio-gateway\", error=\"invalid_token\"",
+                    ),
+                );
+            }
+            Self::RateLimited { retry_after } => {
+                // Whole seconds, rounded up, so a client that obeys is admitted.
+                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            Self::Space(_) => {}
+        }
+        response
+    }
+}

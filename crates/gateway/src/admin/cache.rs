@@ -1,0 +1,101 @@
+//! The admin API's cache handlers: purges, which every later request sees at once (requests
+//! already waiting on a fetch that began before the purge included), and statistics.
+
+use alumio_models::{ApiError, SpaceIdentifier};
+use axum::extract::State;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, Uri, header};
+
+use crate::error::{ERROR_TYPE, GatewayError, api_error_body};
+use crate::key::{PurgeScope, TASKS_PATH_PREFIX, TaskKey};
+use crate::state::AppState;
+
+/// `DELETE /admin/cache/tasks/{identifier}?space=`: the identifier and space are read exactly
+/// as the task endpoint reads them, so the purge names the very entry consumers are served.
+pub(super) async fn purge_task(State(state): State<AppState>, uri: Uri) -> Response {
+    let raw = uri
+        .path()
+        .strip_prefix("/admin/cache/tasks/")
+        .unwrap_or_default();
+    match TaskKey::from_path_and_query(&format!("{TASKS_PATH_PREFIX}{raw}"), uri.query()) {
+        Ok(key) => purge(&state, PurgeScope::Task(key)),
+        Err(error) => error.into_response(),
+    }
+}
+
+/// `DELETE /admin/cache/spaces/{space}`.
+pub(super) async fn purge_space(State(state): State<AppState>, uri: Uri) -> Response {
+    let raw = uri
+        .path()
+        .strip_prefix("/admin/cache/spaces/")
+        .unwrap_or_default();
+    match raw.parse::<SpaceIdentifier>() {
+        Ok(space) => purge(&state, PurgeScope::Space(space)),
+        Err(error) => GatewayError::from(error).into_response(),
+    }
+}
+
+/// `DELETE /admin/cache/without-space`.
+pub(super) async fn purge_without_space(State(state): State<AppState>) -> Response {
+    purge(&state, PurgeScope::WithoutSpace)
+}
+
+/// `DELETE /admin/cache`.
+pub(super) async fn purge_all(State(state): State<AppState>) -> Response {
+    purge(&state, PurgeScope::All)
+}
+
+fn purge(state: &AppState, scope: PurgeScope) -> Response {
+    state.fetcher().purge(&scope);
+    state.metrics().admin.record_purge(&scope);
+    tracing::info!(?scope, "cache purged through the admin api");
+    StatusCode::NO_CONTENT.into_response()
+}
+
+/// `GET /admin/cache/stats`.
+pub(super) async fn stats(State(state): State<AppState>) -> Response {
+    let usage = state.cache().usage();
+    let fetcher = state.fetcher();
+    axum::Json(serde_json::json!({
+        "entries": usage.entries,
+        "bytes": usage.bytes,
+        "fetchesInFlight": fetcher.in_flight(),
+        "upstreamRequestsInFlight": fetcher.upstream_in_flight(),
+    }))
+    .into_response()
+}
+
+/// Unknown admin routes.
+pub(super) async fn not_found() -> Response {
+    GatewayError::NotFound.into_response()
+}
+
+/// A purge route asked with another method.
+pub(super) async fn only_delete() -> Response {
+    method_not_allowed("DELETE")
+}
+
+/// A read-only route asked with another method.
+pub(super) async fn only_get() -> Response {
+    method_not_allowed("GET, HEAD")
+}
+
+fn method_not_allowed(allow: &'static str) -> Response {
+    let status = StatusCode::METHOD_NOT_ALLOWED;
+    let error = ApiError::new(status.as_u16(), "Method Not Allowed")
+        .with_type(ERROR_TYPE)
+        .with_detail(format!("method not allowed, use {allow}"));
+    (
+        status,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            (header::ALLOW, HeaderValue::from_static(allow)),
+        ],
+        api_error_body(&error),
+    )
+        .into_response()
+}
