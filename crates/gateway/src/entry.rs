@@ -57,8 +57,8 @@ impl StoredResponse {
         let etag = strong_etag(&body);
         Self {
             status,
-            body,
-            content_type,
+            body: compact(body),
+            content_type: compact_header(content_type),
             etag,
             retry_after: None,
             stored_at: Instant::now(),
@@ -94,6 +94,23 @@ impl StoredResponse {
         let bytes = self.body.len() + self.etag.len() + self.content_type.len() + key_len;
         u32::try_from(bytes + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
     }
+}
+
+/// A copy of `body` in an allocation of its own. What the HTTP client hands over is often a
+/// slice of its whole read buffer; storing the slice would pin that buffer, several times the
+/// body's size, for as long as the entry lives.
+fn compact(body: Bytes) -> Bytes {
+    Bytes::copy_from_slice(&body)
+}
+
+/// The same for a header value, which hyper slices out of the response head; the usual
+/// content type needs no allocation at all.
+fn compact_header(value: HeaderValue) -> HeaderValue {
+    const JSON: &str = "application/json";
+    if value == JSON {
+        return HeaderValue::from_static(JSON);
+    }
+    HeaderValue::from_bytes(value.as_bytes()).unwrap_or(HeaderValue::from_static(JSON))
 }
 
 /// `"` + the first 128 bits of the body's SHA-256 in hex + `"`: the same bytes always give the
@@ -134,6 +151,24 @@ mod tests {
         assert_ne!(a.etag, b.etag);
         assert_eq!(a.etag.len(), 34);
         assert!(a.etag.to_str().unwrap().starts_with('"'));
+    }
+
+    #[test]
+    fn the_stored_body_does_not_pin_the_buffer_it_was_cut_from() {
+        let read_buffer = Bytes::from(vec![b'x'; 64 * 1024]);
+        let entry = StoredResponse::new(
+            StatusCode::OK,
+            read_buffer.slice(0..100),
+            HeaderValue::from_static("application/json"),
+            EntryKind::SettledTask,
+            Duration::ZERO,
+        );
+        assert_eq!(entry.body.len(), 100);
+        assert!(entry.body.is_unique(), "the body owns its allocation");
+        assert!(
+            read_buffer.is_unique(),
+            "the read buffer is no longer shared"
+        );
     }
 
     #[test]
