@@ -4,9 +4,8 @@
 
 use std::time::Instant;
 
-use axum::extract::State;
+use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Method, Uri};
 
 use crate::error::GatewayError;
 use crate::fetch::allows_stale;
@@ -16,13 +15,11 @@ use crate::routes::REQUEST_ID;
 use crate::state::AppState;
 
 /// Answers one task request. Only the validated key is used from the request, so nothing else
-/// a consumer sends can reach Alumio or change what is cached.
-pub(super) async fn get_task(
-    State(state): State<AppState>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
+/// a consumer sends can reach Alumio or change what is cached. The request is taken whole, by
+/// value, so that a hit copies none of its headers.
+pub(super) async fn get_task(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, _body) = request.into_parts();
+    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
     let key = match TaskKey::from_path_and_query(uri.path(), uri.query()) {
         Ok(key) => key,
         Err(error) => return error.into_response(),
@@ -36,13 +33,13 @@ pub(super) async fn get_task(
     if let Some(entry) = &cached {
         if entry.is_fresh(now) {
             state.metrics().cache_hits.increment(1);
-            return render(entry, CacheOutcome::Hit, true, &method, &headers);
+            return render(entry, CacheOutcome::Hit, true, method, headers);
         }
         if entry.stale_for(now) < state.stale_while_revalidate() {
             state.fetcher().refresh_in_background(&key, request_id);
             state.metrics().record_stale(StaleReason::Revalidating);
             let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
-            return render(entry, outcome, true, &method, &headers);
+            return render(entry, outcome, true, method, headers);
         }
     }
     let last_good = cached.filter(|entry| entry.stale_for(now) <= state.stale_if_error());
@@ -54,20 +51,14 @@ pub(super) async fn get_task(
     if let Some(stale) = last_good.filter(|_| allows_stale(&result)) {
         state.metrics().record_stale(StaleReason::UpstreamFailed);
         let outcome = CacheOutcome::Stale(StaleReason::UpstreamFailed);
-        return render(&stale, outcome, true, &method, &headers);
+        return render(&stale, outcome, true, method, headers);
     }
     match outcome {
         CacheOutcome::Hit => state.metrics().cache_hits.increment(1),
         _ => state.metrics().cache_misses.increment(1),
     }
     match result {
-        Ok(fetched) => render(
-            &fetched.response,
-            outcome,
-            fetched.stored,
-            &method,
-            &headers,
-        ),
+        Ok(fetched) => render(&fetched.response, outcome, fetched.stored, method, headers),
         Err(error) => error.into_response(),
     }
 }
