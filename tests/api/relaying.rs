@@ -99,3 +99,30 @@ async fn errors_never_show_the_upstream_token_or_internals() {
         "the upstream address is an internal: {body}"
     );
 }
+
+#[tokio::test]
+async fn a_200_that_is_not_a_task_document_is_logged_with_the_request_id() {
+    let app = spawn_app().await;
+    alumio_serves(
+        &app,
+        "junk-logged",
+        ResponseTemplate::new(200).set_body_raw("[1, 2]", "application/json"),
+    )
+    .await;
+
+    let response = app
+        .client
+        .get(app.url("/api/v1/tasks/junk-logged"))
+        .header("x-request-id", "trace-me-7f3a")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 502);
+
+    let logs = crate::helpers::CAPTURED_LOGS.text();
+    let line = logs
+        .lines()
+        .find(|line| line.contains("not a task document") && line.contains("junk-logged"))
+        .expect("the bad reply is logged");
+    assert!(line.contains("trace-me-7f3a"), "{line}");
+}
