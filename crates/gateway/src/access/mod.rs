@@ -3,7 +3,7 @@
 //! Consumers present `Authorization: Bearer <key>`, as they would to Alumio. The gateway knows
 //! each consumer by the SHA-256 of its key from the consumers file ([`ConsumerRegistry`]),
 //! which also lists the spaces it may read and its rate. Every decision is taken by
-//! [`guard_tasks`] in front of the task handler, before any cache lookup or upstream work, so
+//! [`admit`] and [`Admission::authorize`] in the task handler, before any cache lookup or upstream work, so
 //! a refused consumer can neither read nor warm the cache; the cache itself stays one entry per
 //! (identifier, space), shared by every consumer allowed to see it.
 
@@ -30,7 +30,7 @@ pub use consumers::{Consumer, Consumers, MAX_CONSUMERS, SpaceRule};
 pub use denial::Denial;
 pub use digest::{MAX_SECRET_LEN, MIN_SECRET_LEN, SecretDigest};
 pub(crate) use digest::{bearer_digest, secret_problem};
-pub(crate) use guard::guard_tasks;
+pub(crate) use guard::admit;
 pub use hash_key::hash_key_command;
 pub use metrics::{AccessMetrics, DenialReason};
 pub use rate::{RateLimit, RateLimiter};

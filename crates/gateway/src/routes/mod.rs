@@ -26,14 +26,10 @@ pub fn app_without_metrics(state: AppState) -> Router {
 
 fn consumer_router(state: AppState, with_metrics: bool) -> Router {
     let tasks_route = format!("{TASKS_PATH_PREFIX}{{identifier}}");
-    // Every access decision is taken in front of the task handler, before the cache.
-    let guard = axum::middleware::from_fn_with_state(state.clone(), crate::access::guard_tasks);
     let mut router = Router::new()
         .route(
             &tasks_route,
-            get(tasks::get_task)
-                .fallback(async || GatewayError::MethodNotAllowed)
-                .layer(guard),
+            get(tasks::get_task).fallback(async || GatewayError::MethodNotAllowed),
         )
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz));
@@ -42,6 +38,6 @@ fn consumer_router(state: AppState, with_metrics: bool) -> Router {
     }
     router
         .fallback(async || GatewayError::NotFound)
-        .layer(axum::middleware::from_fn(request_id::tag_request))
+        .layer(request_id::RequestIdLayer)
         .with_state(state)
 }

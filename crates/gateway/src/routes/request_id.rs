@@ -1,14 +1,22 @@
 //! `x-request-id`: a consumer's own id is kept when it is sane, otherwise one is made; either
 //! way it is echoed in the response and named in the request's log line.
+//!
+//! A hand-written tower layer rather than `axum::middleware::from_fn`: it runs on every
+//! request, and `from_fn` costs a boxed future, a cloned inner service and several allocations
+//! per call, about a third of a cache hit's instructions when measured (docs/performance.md).
 
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::task::{Context, Poll, ready};
 use std::time::Instant;
 
 use axum::extract::Request;
-use axum::middleware::Next;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue};
+use http::{HeaderName, HeaderValue, Method, Uri};
+use tower::{Layer, Service};
 
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -25,10 +33,19 @@ static PROCESS_PREFIX: LazyLock<u32> = LazyLock::new(|| {
 });
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
+/// `pppppppp-nnnnnnnnnnnn`: the process prefix and the counter in hex, written without the
+/// formatting machinery.
 fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
-    HeaderValue::try_from(format!("{:08x}-{n:012x}", *PROCESS_PREFIX))
-        .unwrap_or(HeaderValue::from_static("unknown"))
+    let mut id = [b'-'; 21];
+    for (i, slot) in id[..8].iter_mut().enumerate() {
+        *slot = HEX[((*PROCESS_PREFIX >> (28 - 4 * i)) & 0xf) as usize];
+    }
+    for (i, slot) in id[9..].iter_mut().enumerate() {
+        *slot = HEX[((n >> (44 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
 fn is_sane(id: &HeaderValue) -> bool {
@@ -38,22 +55,116 @@ fn is_sane(id: &HeaderValue) -> bool {
         && bytes.iter().all(|b| b.is_ascii_graphic())
 }
 
-/// Tags the request and its response with an id and writes the request's log line.
-pub(super) async fn tag_request(mut request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let id = match request.headers().get(&REQUEST_ID) {
-        Some(id) if is_sane(id) => id.clone(),
-        _ => {
-            let id = new_request_id();
-            request.headers_mut().insert(REQUEST_ID, id.clone());
-            id
+/// Tags every request and its response with an id, and writes the request's log line.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct RequestIdLayer;
+
+impl<S> Layer<S> for RequestIdLayer {
+    type Service = RequestIdService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RequestIdService { inner }
+    }
+}
+
+/// The service [`RequestIdLayer`] wraps around the router.
+#[derive(Debug, Clone)]
+pub(super) struct RequestIdService<S> {
+    inner: S,
+}
+
+impl<S> Service<Request> for RequestIdService<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = TaggedResponse<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request) -> Self::Future {
+        let started = Instant::now();
+        let id = match request.headers().get(&REQUEST_ID) {
+            Some(id) if is_sane(id) => id.clone(),
+            _ => {
+                let id = new_request_id();
+                request.headers_mut().insert(REQUEST_ID, id.clone());
+                id
+            }
+        };
+        // A `Uri` shares its bytes, so keeping it for the log line costs no copy of the path.
+        let method = request.method().clone();
+        let uri = request.uri().clone();
+        TaggedResponse {
+            inner: self.inner.call(request),
+            tag: Some(Tag {
+                id,
+                method,
+                uri,
+                started,
+            }),
         }
-    };
-    let method = request.method().clone();
-    // A `Uri` shares its bytes, so keeping it for the log line costs no copy of the path.
-    let uri = request.uri().clone();
-    let mut response = next.run(request).await;
-    crate::access::log_request(&id, &method, uri.path(), &mut response, started.elapsed());
-    response.headers_mut().insert(REQUEST_ID, id);
-    response
+    }
+}
+
+struct Tag {
+    id: HeaderValue,
+    method: Method,
+    uri: Uri,
+    started: Instant,
+}
+
+pin_project_lite::pin_project! {
+    /// The inner response, with the id added and the log line written once it is ready.
+    pub(super) struct TaggedResponse<F> {
+        #[pin]
+        inner: F,
+        tag: Option<Tag>,
+    }
+}
+
+impl<F> Future for TaggedResponse<F>
+where
+    F: Future<Output = Result<Response, Infallible>>,
+{
+    type Output = Result<Response, Infallible>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let Ok(mut response) = ready!(this.inner.poll(cx));
+        if let Some(tag) = this.tag.take() {
+            let took = tag.started.elapsed();
+            crate::access::log_request(&tag.id, &tag.method, tag.uri.path(), &mut response, took);
+            response.headers_mut().insert(REQUEST_ID, tag.id);
+        }
+        Poll::Ready(Ok(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn made_ids_are_unique_hex_with_the_process_prefix() {
+        let first = new_request_id();
+        let second = new_request_id();
+        assert_ne!(first, second);
+        let text = first.to_str().unwrap();
+        assert_eq!(text.len(), 21);
+        assert_eq!(&text[8..9], "-");
+        assert!(text.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()));
+        assert_eq!(&text[..8], format!("{:08x}", *PROCESS_PREFIX));
+    }
+
+    #[test]
+    fn only_visible_ascii_ids_of_sane_length_are_kept() {
+        assert!(is_sane(&HeaderValue::from_static("abc-123")));
+        assert!(!is_sane(&HeaderValue::from_static("")));
+        assert!(!is_sane(&HeaderValue::from_static("has space")));
+        assert!(!is_sane(&HeaderValue::from_str(&"x".repeat(129)).unwrap()));
+    }
 }

@@ -6,7 +6,9 @@ use std::time::Instant;
 
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Method};
 
+use crate::access;
 use crate::error::GatewayError;
 use crate::fetch::allows_stale;
 use crate::key::TaskKey;
@@ -14,36 +16,55 @@ use crate::render::{CacheOutcome, StaleReason, render};
 use crate::routes::REQUEST_ID;
 use crate::state::AppState;
 
-/// Answers one task request. Only the validated key is used from the request, so nothing else
-/// a consumer sends can reach Alumio or change what is cached. The request is taken whole, by
-/// value, so that a hit copies none of its headers.
+/// Answers one task request. Access is decided first, before the cache is looked at; then
+/// only the validated key is used from the request, so nothing else a consumer sends can reach
+/// Alumio or change what is cached. The request is taken whole, by value, so that a hit copies
+/// none of its headers.
 pub(super) async fn get_task(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
-    let (method, uri, headers) = (&parts.method, &parts.uri, &parts.headers);
-    let key = match TaskKey::from_path_and_query(uri.path(), uri.query()) {
-        Ok(key) => key,
-        Err(error) => return error.into_response(),
+    let admission = match access::admit(&state, &parts.headers) {
+        Ok(admission) => admission,
+        Err(refusal) => return refusal,
     };
+    let key = match TaskKey::from_path_and_query(parts.uri.path(), parts.uri.query()) {
+        Ok(key) => key,
+        Err(error) => {
+            let mut response = error.into_response();
+            admission.tag(&mut response, None);
+            return response;
+        }
+    };
+    if let Err(refusal) = admission.authorize(&state, &key) {
+        return refusal;
+    }
+    let mut response = serve(&state, &key, &parts.method, &parts.headers).await;
+    admission.tag(&mut response, Some(&key));
+    response
+}
+
+/// The answer for an allowed request: fresh, stale while revalidating, fetched, or the last
+/// good copy when Alumio fails.
+async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &HeaderMap) -> Response {
     let request_id = headers
         .get(REQUEST_ID)
         .and_then(|id| id.to_str().ok())
         .unwrap_or("-");
     let now = Instant::now();
-    let cached = state.cache().get(&key);
+    let cached = state.cache().get(key);
     if let Some(entry) = &cached {
         if entry.is_fresh(now) {
             state.metrics().cache_hits.increment(1);
             return render(entry, CacheOutcome::Hit, true, method, headers);
         }
         if entry.stale_for(now) < state.stale_while_revalidate() {
-            state.fetcher().refresh_in_background(&key, request_id);
+            state.fetcher().refresh_in_background(key, request_id);
             state.metrics().record_stale(StaleReason::Revalidating);
             let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
             return render(entry, outcome, true, method, headers);
         }
     }
     let last_good = cached.filter(|entry| entry.stale_for(now) <= state.stale_if_error());
-    let fetch = state.fetcher().fetch(&key, request_id);
+    let fetch = state.fetcher().fetch(key, request_id);
     let (result, outcome) = match tokio::time::timeout(state.request_timeout(), fetch).await {
         Ok(fetched) => fetched,
         Err(_) => (Err(GatewayError::UpstreamTimeout), CacheOutcome::Miss),
