@@ -19,15 +19,47 @@ pub(crate) struct Admission {
     audited: bool,
 }
 
-/// Identifies the caller and takes one request from its rate, or answers the refusal.
-pub(crate) fn admit(state: &AppState, headers: &HeaderMap) -> Result<Admission, Response> {
+/// A refused request, and what its audit line will say.
+pub(crate) struct Refusal {
+    denial: Denial,
+    consumer: AuditConsumer,
+    space: Option<alumio_models::SpaceIdentifier>,
+}
+
+impl Refusal {
+    /// The refusal in Alumio's `Error` shape, counted and tagged for the audit line.
+    pub(crate) fn into_response(self, state: &AppState) -> Response {
+        let reason = self.denial.reason();
+        state.metrics().access.record_denied(reason);
+        let mut response = self.denial.into_response();
+        response.extensions_mut().insert(AuditTag {
+            consumer: self.consumer,
+            space: self.space,
+            denied: Some(reason),
+        });
+        response
+    }
+}
+
+/// Identifies the caller and takes one request from its rate.
+pub(crate) fn admit(state: &AppState, headers: &HeaderMap) -> Result<Admission, Refusal> {
     let admitted = match state.access().identify(headers) {
         Ok(admitted) => admitted,
-        Err(denial) => return Err(refuse(state, denial, AuditConsumer::Unidentified, None)),
+        Err(denial) => {
+            return Err(Refusal {
+                denial,
+                consumer: AuditConsumer::Unidentified,
+                space: None,
+            });
+        }
     };
     if let Err(denial) = admitted.within_rate(Instant::now()) {
         let consumer = audit_consumer(&admitted);
-        return Err(refuse(state, denial, consumer, None));
+        return Err(Refusal {
+            denial,
+            consumer,
+            space: None,
+        });
     }
     // Allowed requests are audited at debug; when that is off, nothing is recorded for them.
     let audited = tracing::enabled!(target: AUDIT_TARGET, tracing::Level::DEBUG);
@@ -35,15 +67,12 @@ pub(crate) fn admit(state: &AppState, headers: &HeaderMap) -> Result<Admission, 
 }
 
 impl Admission {
-    /// Whether the caller may read `key`, or the refusal to answer.
-    pub(crate) fn authorize(&self, state: &AppState, key: &TaskKey) -> Result<(), Response> {
-        self.admitted.authorize(key).map_err(|denial| {
-            refuse(
-                state,
-                denial,
-                audit_consumer(&self.admitted),
-                key.space().cloned(),
-            )
+    /// Whether the caller may read `key`.
+    pub(crate) fn authorize(&self, key: &TaskKey) -> Result<(), Refusal> {
+        self.admitted.authorize(key).map_err(|denial| Refusal {
+            denial,
+            consumer: audit_consumer(&self.admitted),
+            space: key.space().cloned(),
         })
     }
 
@@ -64,21 +93,4 @@ fn audit_consumer(admitted: &Admitted) -> AuditConsumer {
         Admitted::Anonymous => AuditConsumer::Anonymous,
         Admitted::Consumer(consumer) => AuditConsumer::Named(consumer.shared_name().clone()),
     }
-}
-
-fn refuse(
-    state: &AppState,
-    denial: Denial,
-    consumer: AuditConsumer,
-    space: Option<alumio_models::SpaceIdentifier>,
-) -> Response {
-    let reason = denial.reason();
-    state.metrics().access.record_denied(reason);
-    let mut response = denial.into_response();
-    response.extensions_mut().insert(AuditTag {
-        consumer,
-        space,
-        denied: Some(reason),
-    });
-    response
 }

@@ -24,7 +24,7 @@ pub(super) async fn get_task(State(state): State<AppState>, request: Request) ->
     let (parts, _body) = request.into_parts();
     let admission = match access::admit(&state, &parts.headers) {
         Ok(admission) => admission,
-        Err(refusal) => return refusal,
+        Err(refusal) => return refusal.into_response(&state),
     };
     let key = match TaskKey::from_path_and_query(parts.uri.path(), parts.uri.query()) {
         Ok(key) => key,
@@ -34,8 +34,8 @@ pub(super) async fn get_task(State(state): State<AppState>, request: Request) ->
             return response;
         }
     };
-    if let Err(refusal) = admission.authorize(&state, &key) {
-        return refusal;
+    if let Err(refusal) = admission.authorize(&key) {
+        return refusal.into_response(&state);
     }
     let mut response = serve(&state, &key, &parts.method, &parts.headers).await;
     admission.tag(&mut response, Some(&key));
