@@ -130,3 +130,68 @@ pub fn allows_stale(result: &FetchResult) -> bool {
                 | GatewayError::Internal)
         )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use bytes::Bytes;
+
+    use super::*;
+
+    fn relayed(status: u16) -> FetchResult {
+        let response = StoredResponse::new(
+            StatusCode::from_u16(status).unwrap(),
+            Bytes::from_static(b"{}"),
+            HeaderValue::from_static("application/json"),
+            EntryKind::Uncacheable,
+            Duration::ZERO,
+        );
+        Ok(Fetched {
+            response: Arc::new(response),
+            stored: false,
+        })
+    }
+
+    #[test]
+    fn alumio_failing_allows_a_stale_copy() {
+        for result in [
+            Err(GatewayError::UpstreamTimeout),
+            Err(GatewayError::UpstreamUnreachable),
+            Err(GatewayError::BadUpstreamReply { reason: "garbage" }),
+            relayed(500),
+            relayed(503),
+            relayed(429),
+        ] {
+            assert!(is_upstream_failure(&result), "{result:?}");
+            assert!(allows_stale(&result), "{result:?}");
+        }
+    }
+
+    #[test]
+    fn protecting_alumio_allows_a_stale_copy_without_counting_as_its_failure() {
+        for result in [
+            Err(GatewayError::CircuitOpen {
+                retry_after: Duration::from_secs(1),
+            }),
+            Err(GatewayError::Overloaded {
+                retry_after: Duration::from_secs(1),
+            }),
+        ] {
+            assert!(!is_upstream_failure(&result), "{result:?}");
+            assert!(allows_stale(&result), "{result:?}");
+        }
+    }
+
+    #[test]
+    fn answers_are_never_replaced_by_a_stale_copy() {
+        for status in [200, 304, 400, 401, 403, 404] {
+            assert!(!allows_stale(&relayed(status)), "{status}");
+        }
+        let bad_request = Err(GatewayError::InvalidParameter {
+            parameter: "identifier",
+            reason: "bad".into(),
+        });
+        assert!(!allows_stale(&bad_request));
+    }
+}
