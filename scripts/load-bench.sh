@@ -38,6 +38,11 @@ HYPER_ADDR=127.0.0.1:18082
 GATEWAY_ADDR=127.0.0.1:18083
 TWIN_ADDR=127.0.0.1:18084
 HEADERS_TWIN=${HEADERS_TWIN:-0}
+VARIANT_ADDR=127.0.0.1:18085
+# A second gateway to compare side by side, e.g. VARIANT_ENV="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
+# (allocator) or VARIANT_ARGS="--worker-threads 1" (runtime); shown as "gateway'" in the hit table.
+VARIANT_ENV=${VARIANT_ENV:-}
+VARIANT_ARGS=${VARIANT_ARGS:-}
 SPACE_TASKS_LISTED=10000 # the simulator lists at most this many identifiers per space
 
 say() { printf '%s\n' "$*" | tee -a "$OUT" >&2; }
@@ -165,6 +170,16 @@ if [[ $HEADERS_TWIN == 1 ]]; then
   TWIN_PID=$!
   STARTED+=("$TWIN_PID")
 fi
+VARIANT_PID=
+if [[ -n $VARIANT_ENV || -n $VARIANT_ARGS ]]; then
+  variant_args=("${gateway_args[@]}")
+  variant_args[1]=$VARIANT_ADDR
+  # shellcheck disable=SC2086 # VARIANT_ENV and VARIANT_ARGS are word lists on purpose.
+  env $VARIANT_ENV taskset -c "$SERVER_CORE" "$GATEWAY_BIN" "${variant_args[@]}" $VARIANT_ARGS \
+    >"$WORK/variant.log" 2>&1 &
+  VARIANT_PID=$!
+  STARTED+=("$VARIANT_PID")
+fi
 NGINX_PID=
 if [[ -n $NGINX ]]; then
   mkdir -p "$WORK/nginx-temp" "$WORK/nginx-cache"
@@ -179,14 +194,16 @@ wait_for "http://$GATEWAY_ADDR/healthz" 30 "$WORK/gateway.log"
 wait_for "http://$HYPER_ADDR/" 30 "$WORK/hyper.log"
 [[ -n $NGINX_PID ]] && wait_for "http://$NGINX_ADDR/api/v1/tasks/x" 30
 [[ -n $TWIN_PID ]] && wait_for "http://$TWIN_ADDR/" 30
+[[ -n $VARIANT_PID ]] && wait_for "http://$VARIANT_ADDR/healthz" 30 "$WORK/variant.log"
 
 SERVERS=(gateway hyper)
 [[ -n $NGINX_PID ]] && SERVERS+=(nginx)
 [[ -n $TWIN_PID ]] && SERVERS+=(hyper+h)
-addr_of() { case $1 in gateway) echo "$GATEWAY_ADDR" ;; hyper) echo "$HYPER_ADDR" ;; nginx) echo "$NGINX_ADDR" ;; hyper+h) echo "$TWIN_ADDR" ;; esac; }
+[[ -n $VARIANT_PID ]] && SERVERS+=("gateway'")
+addr_of() { case $1 in gateway) echo "$GATEWAY_ADDR" ;; hyper) echo "$HYPER_ADDR" ;; nginx) echo "$NGINX_ADDR" ;; hyper+h) echo "$TWIN_ADDR" ;; "gateway'") echo "$VARIANT_ADDR" ;; esac; }
 pids_of() { # the server's processes: itself and, for nginx, its workers
   local pid
-  case $1 in gateway) pid=$GATEWAY_PID ;; hyper) pid=$HYPER_PID ;; nginx) pid=$NGINX_PID ;; hyper+h) pid=$TWIN_PID ;; esac
+  case $1 in gateway) pid=$GATEWAY_PID ;; hyper) pid=$HYPER_PID ;; nginx) pid=$NGINX_PID ;; hyper+h) pid=$TWIN_PID ;; "gateway'") pid=$VARIANT_PID ;; esac
   echo "$pid" $(cat /proc/"$pid"/task/*/children 2>/dev/null)
 }
 cpu_ticks() { # user + system clock ticks of the given processes, all threads included

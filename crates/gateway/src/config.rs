@@ -196,6 +196,10 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
     pub upstream_queue_timeout: Duration,
 
+    /// Threads serving requests (default: one per CPU core the process may use).
+    #[arg(long, env = "GATEWAY_WORKER_THREADS", value_name = "N")]
+    pub worker_threads: Option<usize>,
+
     /// Log line format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -312,6 +316,12 @@ impl Settings {
             return Err(ConfigError::Invalid {
                 setting: "--upstream-failure-backoff",
                 reason: "must not exceed --upstream-failure-backoff-max".into(),
+            });
+        }
+        if self.worker_threads == Some(0) {
+            return Err(ConfigError::Invalid {
+                setting: "--worker-threads",
+                reason: "must be at least 1".into(),
             });
         }
         if self.demo && self.upstream.is_some() {
