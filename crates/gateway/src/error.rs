@@ -99,15 +99,23 @@ pub(crate) fn api_error_body(error: &ApiError) -> Bytes {
         })
 }
 
+/// The one shape of every answer the gateway gives on its own behalf: `status`, `error` as
+/// JSON, never stored by anyone. Callers add only the headers their case needs.
+pub(crate) fn error_response(status: StatusCode, error: &ApiError) -> Response {
+    let mut response = (status, api_error_body(error)).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
 impl IntoResponse for GatewayError {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), api_error_body(&self.to_api_error())).into_response();
+        let mut response = error_response(self.status(), &self.to_api_error());
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
             Self::MethodNotAllowed => {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));

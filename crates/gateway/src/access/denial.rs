@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use super::metrics::DenialReason;
-use crate::error::{ERROR_TYPE, api_error_body};
+use crate::error::{ERROR_TYPE, error_response};
 
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,13 +84,8 @@ impl Denial {
 
 impl IntoResponse for Denial {
     fn into_response(self) -> Response {
-        let mut response = (self.status(), api_error_body(&self.to_api_error())).into_response();
+        let mut response = error_response(self.status(), &self.to_api_error());
         let headers = response.headers_mut();
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {
             Self::MissingKey => {
                 headers.insert(

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, Uri, header};
 
-use crate::error::{ERROR_TYPE, GatewayError, api_error_body};
+use crate::error::{ERROR_TYPE, GatewayError, error_response};
 use crate::key::{PurgeScope, TASKS_PATH_PREFIX, TaskKey};
 use crate::state::AppState;
 
@@ -85,17 +85,9 @@ fn method_not_allowed(allow: &'static str) -> Response {
     let error = ApiError::new(status.as_u16(), "Method Not Allowed")
         .with_type(ERROR_TYPE)
         .with_detail(format!("method not allowed, use {allow}"));
-    (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (header::ALLOW, HeaderValue::from_static(allow)),
-        ],
-        api_error_body(&error),
-    )
-        .into_response()
+    let mut response = error_response(status, &error);
+    response
+        .headers_mut()
+        .insert(header::ALLOW, HeaderValue::from_static(allow));
+    response
 }

@@ -5,13 +5,13 @@ use std::path::Path;
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::access::{DenialReason, SecretDigest, bearer_digest, secret_problem};
 use crate::config::{ConfigError, Settings};
-use crate::error::{ERROR_TYPE, api_error_body};
+use crate::error::{ERROR_TYPE, error_response};
 use crate::state::AppState;
 
 /// The admin token, as its digest.
@@ -90,20 +90,10 @@ fn unauthorized() -> Response {
     let error = alumio_models::ApiError::new(status.as_u16(), "Unauthorized")
         .with_type(ERROR_TYPE)
         .with_detail("the admin token is required: send 'Authorization: Bearer <admin token>'");
-    (
-        status,
-        [
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-            (
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"alumio-gateway-admin\""),
-            ),
-        ],
-        api_error_body(&error),
-    )
-        .into_response()
+    let mut response = error_response(status, &error);
+    response.headers_mut().insert(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static("Bearer realm=\"alumio-gateway-admin\""),
+    );
+    response
 }
