@@ -17,16 +17,16 @@ use alumio_models::{SpaceIdentifier, TaskIdentifier};
 use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::AlumioClient;
 use axum::Router;
-use axum::body::Body;
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::Response;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
-use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use secrecy::SecretString;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
+
+#[path = "support/floor.rs"]
+mod floor;
+use floor::{floor_router, get_request, pass_through, request_id_like_gateway};
 
 const TOKEN: &str = "bench-token";
 const HOUR: Duration = Duration::from_secs(3600);
@@ -117,12 +117,6 @@ fn task_uri(identifier: &TaskIdentifier, space: &SpaceIdentifier) -> Uri {
         .expect("a valid task uri")
 }
 
-fn get_request(uri: &Uri) -> Request {
-    let mut request = Request::new(Body::empty());
-    *request.uri_mut() = uri.clone();
-    request
-}
-
 fn hit_path(c: &mut Criterion) {
     let bench = Bench::start();
     let (_, uri) = bench.keys().swap_remove(0);
@@ -181,45 +175,6 @@ fn task_body(bench: &Bench) -> Bytes {
         .sim
         .task_body(&space, &identifier)
         .expect("the task's body")
-}
-
-fn floor_router(body: &Bytes) -> Router {
-    let body = body.clone();
-    Router::new().route(
-        "/api/v1/tasks/{identifier}",
-        axum::routing::get(move || {
-            let body = body.clone();
-            async move {
-                let mut response = Response::new(Body::from(body));
-                response.headers_mut().insert(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                );
-                response
-            }
-        }),
-    )
-}
-
-async fn pass_through(request: Request, next: Next) -> Response {
-    next.run(request).await
-}
-
-/// What the gateway's request-id middleware did when this bench was written: format an id,
-/// insert it in the request, copy the method and path for the log line, echo the id.
-async fn request_id_like_gateway(mut request: Request, next: Next) -> Response {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    let started = Instant::now();
-    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let id = HeaderValue::try_from(format!("{:08x}-{n:012x}", 0x5eed_u32))
-        .unwrap_or(HeaderValue::from_static("unknown"));
-    request.headers_mut().insert("x-request-id", id.clone());
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
-    let mut response = next.run(request).await;
-    tracing::debug!(?id, %method, path, micros = started.elapsed().as_micros(), "request");
-    response.headers_mut().insert("x-request-id", id);
-    response
 }
 
 fn miss_path(c: &mut Criterion) {
