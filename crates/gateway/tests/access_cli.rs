@@ -3,30 +3,20 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
+use common::{Running, gateway};
+
 use alumio_gateway::access::SecretDigest;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_alumio-gateway");
 const KEY: &str = "ops-key-2f8c4a6e0b1d3957aa10";
 const NEW_KEY: &str = "ops-key-rotated-7d1b3f5a9c2e4680";
 const ADMIN_TOKEN: &str = "admin-token-c3a1e5f7092b4d68";
-
-fn gateway() -> Command {
-    let mut command = Command::new(BINARY);
-    // The tests decide every setting; none may leak in from the environment running them.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("GATEWAY_") || name.starts_with("ALUMIO_") {
-            command.env_remove(name);
-        }
-    }
-    command.env("RUST_LOG", "warn");
-    command
-}
 
 fn usage_error(command: &mut Command) -> String {
     let output = command.output().unwrap();
@@ -92,16 +82,6 @@ fn hash_key_prints_the_consumers_file_line_for_a_key_on_standard_input() {
         stderr.contains("shorter") && !stderr.contains("too-short"),
         "{stderr}"
     );
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 /// Sends every line `read` produces to the returned channel, from a thread of its own.

@@ -3,24 +3,13 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_alumio-gateway");
-
-fn gateway() -> Command {
-    let mut command = Command::new(BINARY);
-    // The tests decide every setting; none may leak in from the environment running them.
-    for (name, _) in std::env::vars_os() {
-        let name = name.to_string_lossy().into_owned();
-        if name.starts_with("GATEWAY_") || name.starts_with("ALUMIO_") {
-            command.env_remove(name);
-        }
-    }
-    command.env("RUST_LOG", "warn");
-    command
-}
+use common::{Running, gateway};
 
 #[test]
 fn help_and_the_configuration_doc_list_the_same_settings() {
@@ -139,16 +128,6 @@ fn the_environment_wins_over_the_file_and_a_flag_wins_over_the_environment() {
         stderr.contains("--upstream-attempts") && !stderr.contains("--ttl"),
         "{stderr}"
     );
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }
 
 #[test]
