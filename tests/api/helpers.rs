@@ -90,6 +90,7 @@ pub(crate) struct TestApp {
     pub(crate) state: AppState,
     /// The simulated Alumio, when the gateway is in front of it instead of the mock.
     pub(crate) simulator: Option<Simulator>,
+    simulator_stop: Option<(oneshot::Sender<()>, JoinHandle<std::io::Result<()>>)>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<std::io::Result<()>>>,
 }
@@ -126,13 +127,17 @@ pub(crate) async fn spawn_app_with_simulator(
         .await
         .expect("bind a loopback port");
     let address = listener.local_addr().expect("a bound address");
-    tokio::spawn(simulator.clone().serve(listener, std::future::pending()));
+    let (stop, stopped) = oneshot::channel::<()>();
+    let serving = tokio::spawn(simulator.clone().serve(listener, async move {
+        let _ = stopped.await;
+    }));
     let limits = ServeLimits {
         drain_timeout: Duration::from_secs(5),
         ..ServeLimits::default()
     };
     let mut app = spawn(configure, limits, Some(format!("http://{address}/api/v1"))).await;
     app.simulator = Some(simulator);
+    app.simulator_stop = Some((stop, serving));
     app
 }
 
@@ -184,6 +189,7 @@ async fn spawn(
             .expect("a client"),
         state,
         simulator: None,
+        simulator_stop: None,
         shutdown: Some(shutdown_tx),
         server: Some(server),
     }
@@ -221,6 +227,19 @@ impl TestApp {
             Some(server) => server.await.expect("the server task does not panic"),
             None => Ok(()),
         }
+    }
+
+    /// Stops the simulated Alumio for good: its listener closes, so connections are refused.
+    pub(crate) async fn stop_simulator(&mut self) {
+        let (stop, serving) = self
+            .simulator_stop
+            .take()
+            .expect("a gateway in front of the simulator");
+        let _ = stop.send(());
+        serving
+            .await
+            .expect("the simulator task does not panic")
+            .expect("the simulator stops cleanly");
     }
 
     /// How many requests the mock Alumio has received.

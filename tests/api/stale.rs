@@ -152,3 +152,24 @@ async fn a_stale_copy_is_marked_and_counted_while_it_revalidates() {
         1.0
     );
 }
+
+#[tokio::test]
+async fn alumio_refusing_connections_still_gets_warmed_keys_their_stale_copy() {
+    let mut app = spawn_app_with_simulator(|settings| {
+        short_ttls(settings);
+        settings.stale_while_revalidate = Duration::ZERO;
+    })
+    .await;
+    let paths = simulated_task_paths(&app, 2);
+    let (status, _, warm_body) = get(&app, &paths[0]).await;
+    assert_eq!(status, 200);
+
+    app.stop_simulator().await;
+    tokio::time::sleep(TTL + Duration::from_millis(100)).await;
+
+    let (status, x_cache, body) = get(&app, &paths[0]).await;
+    assert_eq!((status, x_cache.as_str()), (200, "STALE"));
+    assert_eq!(body, warm_body);
+    let (status, _, _) = get(&app, &paths[1]).await;
+    assert_eq!(status, 502, "no stale copy: Alumio cannot be reached");
+}
