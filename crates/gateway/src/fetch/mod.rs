@@ -32,7 +32,7 @@ use crate::metrics::GatewayMetrics;
 use crate::render::CacheOutcome;
 use crate::upstream::{
     BreakerSettings, BreakerState, BudgetSettings, CircuitBreaker, FailureBackoff, KeyBackoff,
-    UpstreamBudget,
+    RememberedAnswer, UpstreamBudget,
 };
 
 /// An answer ready to send, and whether it is now in the cache.
@@ -58,6 +58,13 @@ pub struct FetchPolicy {
     pub backoff: FailureBackoff,
     /// Requests in flight, per second and queued.
     pub budget: BudgetSettings,
+}
+
+impl RememberedAnswer for FetchResult {
+    fn held_bytes(&self) -> usize {
+        self.as_ref()
+            .map_or(0, |fetched| fetched.response.body.len())
+    }
 }
 
 /// A fetch under way, as its waiters see it.

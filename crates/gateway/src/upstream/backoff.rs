@@ -45,21 +45,35 @@ struct Failing<T> {
     last: T,
 }
 
-/// Keys in backoff, bounded in number; `T` is what to answer meanwhile.
+/// What a backing-off key answers meanwhile, weighed so the table stays bounded in bytes (a
+/// relayed Alumio error can carry a body of up to `--upstream-max-body`).
+pub trait RememberedAnswer: Clone + Send + Sync + 'static {
+    /// Bytes the answer holds beyond its fixed size.
+    fn held_bytes(&self) -> usize;
+}
+
+/// Keys in backoff, bounded in bytes; `T` is what to answer meanwhile.
 pub struct KeyBackoff<T> {
     policy: FailureBackoff,
     keys: moka::sync::Cache<TaskKey, Arc<Failing<T>>>,
 }
 
-/// Most keys remembered at once; beyond it the least used are forgotten, which only means
+/// Most bytes the table holds; beyond it the least used keys are forgotten, which only means
 /// they may be tried sooner.
-const MAX_KEYS_IN_BACKOFF: u64 = 100_000;
+const MAX_BACKOFF_BYTES: u64 = 64 * 1024 * 1024;
 
-impl<T: Clone + Send + Sync + 'static> KeyBackoff<T> {
+/// What one remembered key costs besides its answer: key, record and the cache's bookkeeping.
+const BACKOFF_ENTRY_OVERHEAD: usize = 512;
+
+impl<T: RememberedAnswer> KeyBackoff<T> {
     /// An empty backoff table.
     pub fn new(policy: FailureBackoff) -> Self {
         let keys = moka::sync::Cache::builder()
-            .max_capacity(MAX_KEYS_IN_BACKOFF)
+            .max_capacity(MAX_BACKOFF_BYTES)
+            .weigher(|_key: &TaskKey, failing: &Arc<Failing<T>>| {
+                let bytes = failing.last.held_bytes() + BACKOFF_ENTRY_OVERHEAD;
+                u32::try_from(bytes).unwrap_or(u32::MAX)
+            })
             // Long enough to remember the failure count across the longest wait.
             .time_to_live(policy.max.saturating_mul(4).max(Duration::from_secs(1)))
             .support_invalidation_closures()
@@ -110,11 +124,47 @@ impl<T: Clone + Send + Sync + 'static> KeyBackoff<T> {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// Bytes the table holds now, as weighed.
+    pub fn held_bytes(&self) -> u64 {
+        self.keys.run_pending_tasks();
+        self.keys.weighted_size()
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    impl RememberedAnswer for &'static str {
+        fn held_bytes(&self) -> usize {
+            self.len()
+        }
+    }
+
+    impl RememberedAnswer for () {
+        fn held_bytes(&self) -> usize {
+            0
+        }
+    }
+
+    #[test]
+    fn the_table_is_bounded_in_bytes_not_only_in_keys() {
+        static LARGE: std::sync::LazyLock<String> =
+            std::sync::LazyLock::new(|| "x".repeat(8 << 20));
+        let backoff: KeyBackoff<&'static str> = KeyBackoff::new(FailureBackoff::default());
+        let now = Instant::now();
+        for n in 0..32 {
+            backoff.record_failure(&key(&format!("k{n}")), LARGE.as_str(), now);
+        }
+        assert!(
+            backoff.held_bytes() <= MAX_BACKOFF_BYTES,
+            "{}",
+            backoff.held_bytes()
+        );
+        // 8 MiB answers: at most 8 of the 32 keys fit in the byte budget.
+        assert!(backoff.len() <= 8, "{} keys remembered", backoff.len());
+    }
 
     fn key(id: &str) -> TaskKey {
         TaskKey::new(id.parse().unwrap(), None)

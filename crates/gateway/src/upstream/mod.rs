@@ -6,6 +6,6 @@ mod backoff;
 mod breaker;
 mod budget;
 
-pub use backoff::{FailureBackoff, KeyBackoff};
+pub use backoff::{FailureBackoff, KeyBackoff, RememberedAnswer};
 pub use breaker::{BreakerSettings, BreakerState, BreakerTicket, CircuitBreaker, Transition};
 pub use budget::{BudgetSettings, ShedReason, UpstreamBudget, UpstreamPermit};
