@@ -37,9 +37,14 @@ impl TaskKey {
         if raw_identifier.contains('/') {
             return Err(GatewayError::NotFound);
         }
-        let identifier = percent_decode_str(raw_identifier)
-            .decode_utf8()
-            .map_err(|_| invalid(IdentifierKind::Task, "is not valid utf-8 once decoded"))?;
+        // Most identifiers need no decoding; the path is valid UTF-8 already.
+        let identifier = if raw_identifier.contains('%') {
+            percent_decode_str(raw_identifier)
+                .decode_utf8()
+                .map_err(|_| invalid(IdentifierKind::Task, "is not valid utf-8 once decoded"))?
+        } else {
+            std::borrow::Cow::Borrowed(raw_identifier)
+        };
         // URL rules (WHATWG, and so every client and server library) remove `.` and `..`
         // segments however they are encoded, so no request to Alumio can name them.
         if matches!(&*identifier, "." | "..") {
@@ -125,8 +130,25 @@ fn invalid(kind: IdentifierKind, what: &str) -> GatewayError {
 }
 
 fn space_from_query(query: &str) -> Result<Option<SpaceIdentifier>, GatewayError> {
+    // Without escapes, a pair is its own decoding, so the general parser is needed only when
+    // '%' or '+' appear.
+    if !query.contains(['%', '+']) {
+        return space_from_pairs(
+            query
+                .split('&')
+                .filter(|pair| !pair.is_empty())
+                .map(|pair| pair.split_once('=').unwrap_or((pair, "")))
+                .map(|(name, value)| (name.into(), value.into())),
+        );
+    }
+    space_from_pairs(form_urlencoded::parse(query.as_bytes()))
+}
+
+fn space_from_pairs<'a>(
+    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
+) -> Result<Option<SpaceIdentifier>, GatewayError> {
     let mut space = None;
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+    for (name, value) in pairs {
         if name != "space" {
             continue;
         }

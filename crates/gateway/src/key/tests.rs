@@ -99,3 +99,18 @@ fn bad_spaces_are_rejected_naming_the_space() {
         );
     }
 }
+
+#[test]
+fn escaped_and_plain_spellings_make_the_same_key() {
+    let plain = key("/api/v1/tasks/t-1", Some("space=acme")).unwrap();
+    for (path, query) in [
+        ("/api/v1/tasks/%74-1", "space=acme"),
+        ("/api/v1/tasks/t-1", "space=%61cme"),
+        ("/api/v1/tasks/t-1", "x=a+b&space=acme"),
+        ("/api/v1/tasks/t-1", "&&space=acme&"),
+    ] {
+        assert_eq!(key(path, Some(query)).unwrap(), plain, "{path}?{query}");
+    }
+    let bare = key("/api/v1/tasks/t-1", Some("space")).map(|k| k.space().is_none());
+    assert!(matches!(bare, Err(GatewayError::InvalidParameter { parameter: "space", .. })));
+}

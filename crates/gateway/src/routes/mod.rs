@@ -8,8 +8,6 @@ mod tasks;
 use axum::Router;
 use axum::routing::get;
 
-use crate::error::GatewayError;
-use crate::key::TASKS_PATH_PREFIX;
 use crate::state::AppState;
 
 pub use request_id::REQUEST_ID;
@@ -25,19 +23,18 @@ pub fn app_without_metrics(state: AppState) -> Router {
 }
 
 fn consumer_router(state: AppState, with_metrics: bool) -> Router {
-    let tasks_route = format!("{TASKS_PATH_PREFIX}{{identifier}}");
     let mut router = Router::new()
-        .route(
-            &tasks_route,
-            get(tasks::get_task).fallback(async || GatewayError::MethodNotAllowed),
-        )
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz));
     if with_metrics {
         router = router.route("/metrics", get(operations::metrics));
     }
+    // The task endpoint is the router's fallback rather than a route with a `{identifier}`
+    // parameter: axum stores a matched route's parameters in the request's extensions, an
+    // allocation and a map insert on every hit that the handler, which reads the path itself,
+    // never uses (9% of a hit's instructions when measured).
     router
-        .fallback(async || GatewayError::NotFound)
+        .fallback(tasks::dispatch)
         .layer(request_id::RequestIdLayer)
         .with_state(state)
 }

@@ -11,16 +11,35 @@ use http::{HeaderMap, Method};
 use crate::access;
 use crate::error::GatewayError;
 use crate::fetch::allows_stale;
-use crate::key::TaskKey;
+use crate::key::{TASKS_PATH_PREFIX, TaskKey};
 use crate::render::{CacheOutcome, StaleReason, render};
 use crate::routes::REQUEST_ID;
 use crate::state::AppState;
+
+/// Everything no other route took: `GET`/`HEAD` of a task path go to [`get_task`], another
+/// method on a task path gets 405 with `Allow`, and any other path 404, all in Alumio's shape.
+pub(super) async fn dispatch(state: State<AppState>, request: Request) -> Response {
+    if !is_task_path(request.uri().path()) {
+        return GatewayError::NotFound.into_response();
+    }
+    if request.method() == Method::GET || request.method() == Method::HEAD {
+        get_task(state, request).await
+    } else {
+        GatewayError::MethodNotAllowed.into_response()
+    }
+}
+
+/// `/api/v1/tasks/<one non-empty segment>`.
+fn is_task_path(path: &str) -> bool {
+    path.strip_prefix(TASKS_PATH_PREFIX)
+        .is_some_and(|segment| !segment.is_empty() && !segment.contains('/'))
+}
 
 /// Answers one task request. Access is decided first, before the cache is looked at; then
 /// only the validated key is used from the request, so nothing else a consumer sends can reach
 /// Alumio or change what is cached. The request is taken whole, by value, so that a hit copies
 /// none of its headers.
-pub(super) async fn get_task(State(state): State<AppState>, request: Request) -> Response {
+async fn get_task(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
     let admission = match access::admit(&state, &parts.headers) {
         Ok(admission) => admission,
