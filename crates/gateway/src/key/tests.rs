@@ -112,5 +112,11 @@ fn escaped_and_plain_spellings_make_the_same_key() {
         assert_eq!(key(path, Some(query)).unwrap(), plain, "{path}?{query}");
     }
     let bare = key("/api/v1/tasks/t-1", Some("space")).map(|k| k.space().is_none());
-    assert!(matches!(bare, Err(GatewayError::InvalidParameter { parameter: "space", .. })));
+    assert!(matches!(
+        bare,
+        Err(GatewayError::InvalidParameter {
+            parameter: "space",
+            ..
+        })
+    ));
 }
