@@ -6,11 +6,11 @@
 mod common;
 
 use std::io::{BufRead, BufReader, Write};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
 
-use common::{Running, gateway};
+use common::{Running, gateway, signal};
 
 use alumio_gateway::access::SecretDigest;
 
@@ -119,17 +119,6 @@ fn consumers_file(key: &str) -> String {
     format!("[[consumer]]\nname = \"ops\"\nkey-sha256 = \"{hash}\"\nspaces = \"*\"\n")
 }
 
-fn signal(child: &Child, name: &str) {
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args([name, &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-}
-
 #[test]
 fn a_running_gateway_takes_new_keys_on_sighup_and_serves_its_admin_api() {
     let dir = tempfile::tempdir().unwrap();
@@ -220,17 +209,5 @@ fn a_running_gateway_takes_new_keys_on_sighup_and_serves_its_admin_api() {
         200
     );
 
-    signal(&running.0, "-TERM");
-    let deadline = Instant::now() + Duration::from_secs(15);
-    loop {
-        if let Some(status) = running.0.try_wait().unwrap() {
-            assert!(status.success(), "exit status after SIGTERM: {status}");
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the gateway did not stop after SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    running.terminate_cleanly();
 }

@@ -2,6 +2,7 @@
 //! that stops a running one however a test ends.
 
 use std::process::{Child, Command};
+use std::time::{Duration, Instant};
 
 const BINARY: &str = env!("CARGO_BIN_EXE_alumio-gateway");
 
@@ -27,4 +28,33 @@ impl Drop for Running {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+impl Running {
+    /// Sends SIGTERM and waits, at most 15 s, for the gateway to exit with success.
+    pub(crate) fn terminate_cleanly(&mut self) {
+        signal(&self.0, "-TERM");
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.0.try_wait().expect("the child's status") {
+                assert!(status.success(), "exit status after SIGTERM: {status}");
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the gateway did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+/// Sends the signal `name` (such as `-HUP`) to `child`.
+pub(crate) fn signal(child: &Child, name: &str) {
+    let pid = child.id().to_string();
+    let sent = Command::new("kill")
+        .args([name, &pid])
+        .status()
+        .expect("kill runs");
+    assert!(sent.success(), "kill {name} {pid} failed");
 }
