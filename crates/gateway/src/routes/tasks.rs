@@ -64,23 +64,26 @@ async fn get_task(State(state): State<AppState>, request: Request) -> Response {
 /// The answer for an allowed request: fresh, stale while revalidating, fetched, or the last
 /// good copy when Alumio fails.
 async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &HeaderMap) -> Response {
+    let now = Instant::now();
+    let cached = state.cache().get(key);
+    if let Some(entry) = &cached
+        && entry.is_fresh(now)
+    {
+        state.metrics().cache_hits.increment(1);
+        return render(entry, CacheOutcome::Hit, true, method, headers);
+    }
+    // Only what goes past a fresh hit needs the request id, to name it in the fetch's logs.
     let request_id = headers
         .get(REQUEST_ID)
         .and_then(|id| id.to_str().ok())
         .unwrap_or("-");
-    let now = Instant::now();
-    let cached = state.cache().get(key);
-    if let Some(entry) = &cached {
-        if entry.is_fresh(now) {
-            state.metrics().cache_hits.increment(1);
-            return render(entry, CacheOutcome::Hit, true, method, headers);
-        }
-        if entry.stale_for(now) < state.stale_while_revalidate() {
-            state.fetcher().refresh_in_background(key, request_id);
-            state.metrics().record_stale(StaleReason::Revalidating);
-            let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
-            return render(entry, outcome, true, method, headers);
-        }
+    if let Some(entry) = &cached
+        && entry.stale_for(now) < state.stale_while_revalidate()
+    {
+        state.fetcher().refresh_in_background(key, request_id);
+        state.metrics().record_stale(StaleReason::Revalidating);
+        let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
+        return render(entry, outcome, true, method, headers);
     }
     let last_good = cached.filter(|entry| entry.stale_for(now) <= state.stale_if_error());
     let fetch = state.fetcher().fetch(key, request_id);
