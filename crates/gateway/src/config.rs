@@ -6,11 +6,11 @@ mod file;
 
 use std::ffi::OsString;
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use byte_size::{parse_byte_size, parse_duration};
 
@@ -344,32 +344,42 @@ impl Settings {
             reason: "is required (or ALUMIO_URL), unless --demo is given".into(),
         })?;
         let token = match &self.token_file {
-            Some(path) => read_token_file(path)?,
-            None => std::env::var("ALUMIO_API_TOKEN").map_err(|_| ConfigError::Invalid {
-                setting: "--token-file",
-                reason: "no Alumio API token: give --token-file or set ALUMIO_API_TOKEN".into(),
-            })?,
+            Some(path) => read_secret_file(path, "--token-file")?,
+            None => match std::env::var("ALUMIO_API_TOKEN") {
+                Ok(token) => SecretString::from(token.trim()),
+                Err(_) => {
+                    return Err(ConfigError::Invalid {
+                        setting: "--token-file",
+                        reason: "no Alumio API token: give --token-file or set ALUMIO_API_TOKEN"
+                            .into(),
+                    });
+                }
+            },
         };
-        if token.trim().is_empty() {
+        if token.expose_secret().is_empty() {
             return Err(ConfigError::Invalid {
                 setting: "--token-file",
                 reason: "the Alumio API token is empty".into(),
             });
         }
-        Ok(UpstreamChoice::Alumio {
-            url,
-            token: SecretString::from(token.trim().to_owned()),
-        })
+        Ok(UpstreamChoice::Alumio { url, token })
     }
 }
 
-fn read_token_file(path: &std::path::Path) -> Result<String, ConfigError> {
+/// The secret on the first line of the file at `path`, without surrounding whitespace; an
+/// unreadable file is an error naming `setting`. The error names only the I/O failure, never
+/// the content.
+pub(crate) fn read_secret_file(
+    path: &Path,
+    setting: &'static str,
+) -> Result<SecretString, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
-        setting: "--token-file",
-        // The path is the operator's own; the error names only the I/O failure, never content.
+        setting,
         reason: format!("cannot read {}: {}", path.display(), error.kind()),
     })?;
-    Ok(text.lines().next().unwrap_or_default().to_owned())
+    Ok(SecretString::from(
+        text.lines().next().unwrap_or_default().trim(),
+    ))
 }
 
 #[cfg(test)]

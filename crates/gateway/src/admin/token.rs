@@ -10,7 +10,7 @@ use http::{HeaderMap, HeaderValue, StatusCode, header};
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::access::{DenialReason, SecretDigest, bearer_digest, secret_problem};
-use crate::config::{ConfigError, Settings};
+use crate::config::{ConfigError, Settings, read_secret_file};
 use crate::error::{ERROR_TYPE, error_response};
 use crate::state::AppState;
 
@@ -37,12 +37,7 @@ impl AdminToken {
 
     /// The token on the first line of the file at `path`.
     pub fn from_file(path: &Path) -> Result<Self, ConfigError> {
-        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Invalid {
-            setting: "--admin-token-file",
-            reason: format!("cannot read {}: {}", path.display(), error.kind()),
-        })?;
-        let token = SecretString::from(text.lines().next().unwrap_or_default().to_owned());
-        Self::new(&token)
+        Self::new(&read_secret_file(path, "--admin-token-file")?)
     }
 
     /// Whether the request carries this token as `Authorization: Bearer`.
@@ -51,15 +46,12 @@ impl AdminToken {
     }
 }
 
-/// The admin token the settings name, if the admin API is on.
+/// The admin token the settings name, if the admin API is on. That `--admin-listen` comes with
+/// `--admin-token-file` is a rule of the settings, checked when they are loaded.
 pub fn admin_token_from_settings(settings: &Settings) -> Result<Option<AdminToken>, ConfigError> {
     match (&settings.admin_listen, &settings.admin_token_file) {
         (Some(_), Some(path)) => AdminToken::from_file(path).map(Some),
-        (Some(_), None) => Err(ConfigError::Invalid {
-            setting: "--admin-token-file",
-            reason: "is required with --admin-listen".into(),
-        }),
-        (None, _) => Ok(None),
+        _ => Ok(None),
     }
 }
 
