@@ -7,6 +7,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use alumio_gateway::access::AccessPolicy;
 use alumio_gateway::cache::{MokaResponseCache, ResponseCache};
 use alumio_gateway::entry::{EntryKind, StoredResponse};
 use alumio_gateway::freshness::FreshnessPolicy;
@@ -76,7 +77,8 @@ impl Bench {
             cache_max_bytes: 1 << 30,
             ..StateSettings::default()
         };
-        let state = runtime.block_on(async { AppState::new(upstream, &settings) });
+        let state =
+            runtime.block_on(async { AppState::new(upstream, &settings, AccessPolicy::Anonymous) });
         let router = app(state.clone());
         Self {
             runtime,

@@ -16,6 +16,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use alumio_gateway::access::AccessPolicy;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::TaskKey;
 use alumio_gateway::render::{CacheOutcome, render};
@@ -73,7 +74,7 @@ fn main() -> Result<(), AnyError> {
             },
             ..StateSettings::default()
         };
-        Ok::<_, AnyError>(AppState::new(upstream, &settings))
+        Ok::<_, AnyError>(AppState::new(upstream, &settings, AccessPolicy::Anonymous))
     })?;
     let router = app(state.clone());
     let space = sim.spaces()[0].clone();

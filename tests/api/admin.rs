@@ -4,40 +4,34 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use alumio_gateway::admin::{self, AdminSettings, AdminToken};
-use alumio_gateway::{app_without_metrics, run};
-use secrecy::SecretString;
+use alumio_gateway::Settings;
 use serde_json::Value;
+use tempfile::NamedTempFile;
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
-use crate::access::{CRM_KEY, ERP_KEY, consumer, get_as, spawn_with_consumers};
+use crate::access::{CRM_KEY, ConsumersFile, ERP_KEY, consumer, get_as, use_consumers};
 use crate::helpers::{
     CAPTURED_LOGS, TestApp, UPSTREAM_TOKEN, alumio_serves, concurrent_gets, error_reply, metric,
-    spawn_app, task_bytes, task_reply,
+    secret_file, spawn_app_with, task_bytes, task_reply,
 };
 
 const ADMIN_TOKEN: &str = "admin-token-7e3f9b1d5a2c8e40";
 
-/// Serves the admin router over `app`'s state on a loopback port of its own.
-async fn spawn_admin(app: &TestApp, serve_metrics: bool) -> SocketAddr {
-    let token = AdminToken::new(&SecretString::from(ADMIN_TOKEN)).unwrap();
-    let router = admin::router(
-        app.state.clone(),
-        AdminSettings {
-            token,
-            serve_metrics,
-        },
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let address = listener.local_addr().unwrap();
-    tokio::spawn(run(
-        listener,
-        router,
-        std::future::pending(),
-        Duration::from_secs(1),
-    ));
-    address
+/// Turns on the admin API on a loopback port of its own, behind `ADMIN_TOKEN` (in
+/// `token_file`), with `/metrics` moved there when `metrics_on_admin`.
+fn use_admin(settings: &mut Settings, token_file: &NamedTempFile, metrics_on_admin: bool) {
+    settings.admin_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
+    settings.admin_token_file = Some(token_file.path().to_owned());
+    settings.metrics_on_admin = metrics_on_admin;
+}
+
+/// A gateway with its admin API on, and the admin API's address.
+async fn spawn_with_admin(metrics_on_admin: bool) -> (TestApp, SocketAddr) {
+    let token_file = secret_file(ADMIN_TOKEN);
+    let app = spawn_app_with(|settings| use_admin(settings, &token_file, metrics_on_admin)).await;
+    let admin = app.admin_address.expect("the admin API is on");
+    (app, admin)
 }
 
 /// Sends `verb path` to the admin listener with `token` as the bearer, if any.
@@ -79,17 +73,19 @@ async fn warm(app: &TestApp, paths: &[&str]) {
     }
 }
 
-async fn app_with_tasks() -> TestApp {
-    let app = spawn_app().await;
+/// A gateway with its admin API on, whose Alumio serves tasks `t-1` and `t-2`.
+async fn app_with_tasks(metrics_on_admin: bool) -> (TestApp, SocketAddr) {
+    let (app, admin) = spawn_with_admin(metrics_on_admin).await;
     alumio_serves(&app, "t-1", task_reply("t-1", "finished")).await;
     alumio_serves(&app, "t-2", task_reply("t-2", "finished")).await;
-    app
+    (app, admin)
 }
 
 #[tokio::test]
 async fn admin_routes_refuse_a_missing_or_wrong_token() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, true).await;
+    // `/metrics` stays with consumers, where this test reads the counts; the admin listener
+    // refuses it without the token all the same.
+    let (app, admin) = app_with_tasks(false).await;
     warm(&app, &["/api/v1/tasks/t-1?space=acme"]).await;
 
     let wrong = format!("{ADMIN_TOKEN}x");
@@ -141,7 +137,7 @@ async fn admin_routes_refuse_a_missing_or_wrong_token() {
 
 #[tokio::test]
 async fn the_admin_api_is_not_on_the_consumer_listener() {
-    let app = app_with_tasks().await;
+    let (app, _admin) = app_with_tasks(false).await;
     let on_consumer_side = app
         .client
         .delete(app.url("/admin/cache"))
@@ -154,8 +150,7 @@ async fn the_admin_api_is_not_on_the_consumer_listener() {
 
 #[tokio::test]
 async fn purging_one_entry_is_seen_by_the_next_request() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = app_with_tasks(false).await;
     let (target, same_id_no_space, other) = (
         "/api/v1/tasks/t-1?space=acme",
         "/api/v1/tasks/t-1",
@@ -181,8 +176,7 @@ async fn purging_one_entry_is_seen_by_the_next_request() {
 
 #[tokio::test]
 async fn purging_a_space_drops_that_space_only() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = app_with_tasks(false).await;
     let acme = [
         "/api/v1/tasks/t-1?space=acme",
         "/api/v1/tasks/t-2?space=acme",
@@ -203,8 +197,7 @@ async fn purging_a_space_drops_that_space_only() {
 
 #[tokio::test]
 async fn purging_everything_empties_the_cache() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = app_with_tasks(false).await;
     let paths = [
         "/api/v1/tasks/t-1?space=acme",
         "/api/v1/tasks/t-2?space=globex",
@@ -222,8 +215,7 @@ async fn purging_everything_empties_the_cache() {
 
 #[tokio::test]
 async fn a_purge_during_a_coalesced_fetch_does_not_leave_the_old_answer_cached() {
-    let app = spawn_app().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = spawn_with_admin(false).await;
     // The first fetch is slow and brings the pre-purge answer; any later one the new answer.
     Mock::given(method("GET"))
         .and(path("/api/v1/tasks/moving"))
@@ -280,8 +272,7 @@ async fn a_purge_during_a_coalesced_fetch_does_not_leave_the_old_answer_cached()
 
 #[tokio::test]
 async fn purges_name_their_target_exactly_as_consumers_do() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = app_with_tasks(false).await;
     let token = Some(ADMIN_TOKEN);
     for path in [
         "/admin/cache/spaces/Acme",
@@ -302,8 +293,7 @@ async fn purges_name_their_target_exactly_as_consumers_do() {
 
 #[tokio::test]
 async fn cache_stats_count_entries_and_bytes() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, false).await;
+    let (app, admin) = app_with_tasks(false).await;
     warm(
         &app,
         &[
@@ -330,16 +320,8 @@ async fn cache_stats_count_entries_and_bytes() {
 
 #[tokio::test]
 async fn metrics_can_move_to_the_admin_listener() {
-    let app = app_with_tasks().await;
-    let admin = spawn_admin(&app, true).await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let consumer_side = listener.local_addr().unwrap();
-    tokio::spawn(run(
-        listener,
-        app_without_metrics(app.state.clone()),
-        std::future::pending(),
-        Duration::from_secs(1),
-    ));
+    let (app, admin) = app_with_tasks(true).await;
+    let consumer_side = app.address;
 
     let hidden = app
         .client
@@ -387,8 +369,14 @@ async fn no_secret_appears_in_any_log_line_error_body_or_metric() {
         ),
         consumer("crm", CRM_KEY, "spaces = \"*\"")
     );
-    let (app, _file, _) = spawn_with_consumers(&text).await;
-    let admin = spawn_admin(&app, true).await;
+    let consumers = ConsumersFile::new(&text);
+    let token_file = secret_file(ADMIN_TOKEN);
+    let app = spawn_app_with(|settings| {
+        use_consumers(settings, &consumers);
+        use_admin(settings, &token_file, true);
+    })
+    .await;
+    let admin = app.admin_address.unwrap();
     alumio_serves(&app, "ok", task_reply("ok", "finished")).await;
     alumio_serves(&app, "refused", error_reply(401, "Unauthorized")).await;
     let near_miss_key = format!("{ERP_KEY}0");

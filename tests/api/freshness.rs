@@ -11,9 +11,9 @@ const NOT_FOUND: Duration = Duration::from_millis(600);
 
 async fn app_with_short_ttls() -> crate::helpers::TestApp {
     spawn_app_with(|settings| {
-        settings.freshness.ttl_active = ACTIVE;
-        settings.freshness.ttl_settled = SETTLED;
-        settings.freshness.ttl_not_found = NOT_FOUND;
+        settings.ttl_active = ACTIVE;
+        settings.ttl_settled = SETTLED;
+        settings.ttl_not_found = NOT_FOUND;
         settings.stale_while_revalidate = Duration::ZERO;
         settings.stale_if_error = Duration::ZERO;
     })

@@ -1,15 +1,14 @@
-//! `spawn_app()`: a real gateway on a loopback port in front of a wiremock Alumio, plus the
-//! small builders the tests share. Logs stay silent unless `TEST_LOG` is set.
+//! `spawn_app()`: a real gateway on a loopback port in front of a wiremock Alumio, started from
+//! `Settings` through `Application::build` exactly as `main` starts it, plus the small builders
+//! the tests share. Logs stay silent unless `TEST_LOG` is set.
 
+use std::io::Write;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, LazyLock, Mutex};
-use std::time::Duration;
 
-use alumio_gateway::upstream::FailureBackoff;
-use alumio_gateway::{AppState, ServeLimits, StateSettings, app, run_with_limits};
+use alumio_gateway::{AppState, Application, Settings, StartupError};
 use alumio_sim::{SimConfig, Simulator};
-use alumio_transport::{AlumioClient, RetryPolicy};
-use secrecy::SecretString;
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -82,6 +81,8 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for CapturedLogs {
 pub(crate) struct TestApp {
     /// Where the gateway listens.
     pub(crate) address: SocketAddr,
+    /// Where its admin API listens, when the test turned it on.
+    pub(crate) admin_address: Option<SocketAddr>,
     /// The mock Alumio.
     pub(crate) alumio: MockServer,
     /// A client for talking to the gateway.
@@ -101,27 +102,13 @@ pub(crate) async fn spawn_app() -> TestApp {
 }
 
 /// A gateway whose settings `configure` may change first.
-pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut StateSettings)) -> TestApp {
-    let limits = ServeLimits {
-        drain_timeout: Duration::from_secs(5),
-        ..ServeLimits::default()
-    };
-    spawn_app_with_limits(configure, limits).await
-}
-
-/// A gateway whose settings `configure` may change first, served within `limits`.
-pub(crate) async fn spawn_app_with_limits(
-    configure: impl FnOnce(&mut StateSettings),
-    limits: ServeLimits,
-) -> TestApp {
-    spawn(configure, limits, None).await
+pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> TestApp {
+    spawn(configure, None).await
 }
 
 /// A gateway in front of the simulated Alumio (no token check) instead of the mock, for fault
 /// injection; the simulator is in `TestApp::simulator`.
-pub(crate) async fn spawn_app_with_simulator(
-    configure: impl FnOnce(&mut StateSettings),
-) -> TestApp {
+pub(crate) async fn spawn_app_with_simulator(configure: impl FnOnce(&mut Settings)) -> TestApp {
     let simulator = Simulator::new(SimConfig::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -131,57 +118,81 @@ pub(crate) async fn spawn_app_with_simulator(
     let serving = tokio::spawn(simulator.clone().serve(listener, async move {
         let _ = stopped.await;
     }));
-    let limits = ServeLimits {
-        drain_timeout: Duration::from_secs(5),
-        ..ServeLimits::default()
-    };
-    let mut app = spawn(configure, limits, Some(format!("http://{address}/api/v1"))).await;
+    let mut app = spawn(configure, Some(format!("http://{address}/api/v1"))).await;
     app.simulator = Some(simulator);
     app.simulator_stop = Some((stop, serving));
     app
 }
 
-async fn spawn(
-    configure: impl FnOnce(&mut StateSettings),
-    limits: ServeLimits,
-    upstream_base: Option<String>,
-) -> TestApp {
-    LazyLock::force(&CAPTURED_LOGS);
-    let alumio = MockServer::start().await;
-    let upstream_base = upstream_base.unwrap_or_else(|| format!("{}/api/v1", alumio.uri()));
-    let mut settings = StateSettings {
-        request_timeout: Duration::from_secs(5),
+/// A file holding `secret` on its first line, for the settings that name token files.
+pub(crate) fn secret_file(secret: &str) -> tempfile::NamedTempFile {
+    let mut file = tempfile::NamedTempFile::new().expect("a temporary file");
+    writeln!(file, "{secret}").expect("the secret is written");
+    file
+}
+
+/// The settings every test starts from, as `main` reads them from a command line: a loopback
+/// port of the system's choosing, anonymous access, short timeouts, one attempt per fetch.
+/// Variables such as `GATEWAY_CONSUMERS` in the test's environment are read too, as by `main`.
+fn test_settings(upstream_base: &str, token_file: &Path) -> Settings {
+    let token_file = token_file.to_str().expect("a UTF-8 temporary path");
+    Settings::load([
+        "alumio-gateway",
+        "--listen",
+        "127.0.0.1:0",
+        "--upstream",
+        upstream_base,
+        "--token-file",
+        token_file,
+        "--allow-anonymous",
+        "--request-timeout",
+        "5s",
+        "--upstream-timeout",
+        "2s",
+        "--upstream-attempts",
+        "1",
+        "--shutdown-timeout",
+        "5s",
         // Most tests look at one fetch at a time, so a failed key may be asked again at once
         // (a zero backoff is off); the resilience tests set the backoff they examine.
-        backoff: FailureBackoff {
-            initial: Duration::ZERO,
-            max: Duration::ZERO,
-        },
-        ..StateSettings::default()
-    };
+        "--upstream-failure-backoff",
+        "0s",
+        "--upstream-failure-backoff-max",
+        "0s",
+    ])
+    .expect("the test settings are valid")
+}
+
+/// A gateway in front of `upstream_base`, built from the test settings as `configure` changes
+/// them, but not yet serving.
+pub(crate) async fn build_app(
+    upstream_base: &str,
+    configure: impl FnOnce(&mut Settings),
+) -> Result<Application, StartupError> {
+    LazyLock::force(&CAPTURED_LOGS);
+    // Read while the gateway is built, as every token file is; it may go afterwards.
+    let token_file = secret_file(UPSTREAM_TOKEN);
+    let mut settings = test_settings(upstream_base, token_file.path());
     configure(&mut settings);
-    let upstream = AlumioClient::builder(&upstream_base, SecretString::from(UPSTREAM_TOKEN))
-        .request_timeout(Duration::from_secs(2))
-        .retry_policy(RetryPolicy::none())
-        .build()
-        .expect("the upstream client builds");
-    let state = AppState::new(upstream, &settings);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+    Application::build(settings).await
+}
+
+async fn spawn(configure: impl FnOnce(&mut Settings), upstream_base: Option<String>) -> TestApp {
+    let alumio = MockServer::start().await;
+    let upstream_base = upstream_base.unwrap_or_else(|| format!("{}/api/v1", alumio.uri()));
+    let application = build_app(&upstream_base, configure)
         .await
-        .expect("bind a loopback port");
-    let address = listener.local_addr().expect("a bound address");
+        .expect("the gateway starts");
     let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
-    let shutdown = async move {
+    let address = application.address();
+    let admin_address = application.admin_address();
+    let state = application.state().clone();
+    let server = tokio::spawn(application.run_until_stopped(async move {
         let _ = shutdown_rx.await;
-    };
-    let server = tokio::spawn(run_with_limits(
-        listener,
-        app(state.clone()),
-        shutdown,
-        limits,
-    ));
+    }));
     TestApp {
         address,
+        admin_address,
         alumio,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())

@@ -5,26 +5,17 @@ mod raw_http;
 
 use std::time::Duration;
 
-use alumio_gateway::ServeLimits;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 
-use crate::helpers::{TestApp, alumio_serves, spawn_app, spawn_app_with_limits, task_reply};
+use crate::helpers::{TestApp, alumio_serves, spawn_app, spawn_app_with, task_reply};
 use raw_http::{READ_BOUND, RawConnection};
 
 const HEADER_READ_TIMEOUT: Duration = Duration::from_millis(300);
 
-async fn spawn_app_within(limits: ServeLimits) -> TestApp {
-    spawn_app_with_limits(|_| {}, limits).await
-}
-
 async fn spawn_app_with_header_read_timeout() -> TestApp {
-    spawn_app_within(ServeLimits {
-        header_read_timeout: HEADER_READ_TIMEOUT,
-        ..ServeLimits::default()
-    })
-    .await
+    spawn_app_with(|settings| settings.header_read_timeout = HEADER_READ_TIMEOUT).await
 }
 
 #[tokio::test]
@@ -164,11 +155,7 @@ async fn an_oversized_request_head_is_refused_before_alumio_is_asked() {
 
 #[tokio::test]
 async fn past_max_connections_a_new_connection_gets_a_503_in_alumios_error_shape() {
-    let app = spawn_app_within(ServeLimits {
-        max_connections: 2,
-        ..ServeLimits::default()
-    })
-    .await;
+    let app = spawn_app_with(|settings| settings.max_connections = 2).await;
     let mut first = RawConnection::open(app.address).await;
     let mut second = RawConnection::open(app.address).await;
     // A response means the gateway has taken the connection, so it holds a slot.
@@ -195,11 +182,7 @@ async fn past_max_connections_a_new_connection_gets_a_503_in_alumios_error_shape
 
 #[tokio::test]
 async fn a_closed_connection_frees_its_slot() {
-    let app = spawn_app_within(ServeLimits {
-        max_connections: 1,
-        ..ServeLimits::default()
-    })
-    .await;
+    let app = spawn_app_with(|settings| settings.max_connections = 1).await;
     let mut holder = RawConnection::open(app.address).await;
     assert_eq!(holder.get("/healthz").await.status, 200);
     assert_eq!(
@@ -234,11 +217,7 @@ async fn a_closed_connection_frees_its_slot() {
 
 #[tokio::test]
 async fn shutdown_closes_idle_connections_without_waiting_for_the_drain_timeout() {
-    let app = spawn_app_within(ServeLimits {
-        drain_timeout: Duration::from_secs(600),
-        ..ServeLimits::default()
-    })
-    .await;
+    let app = spawn_app_with(|settings| settings.shutdown_timeout = Duration::from_secs(600)).await;
     let mut idle = RawConnection::open(app.address).await;
     assert_eq!(idle.get("/healthz").await.status, 200);
 
@@ -251,11 +230,8 @@ async fn shutdown_closes_idle_connections_without_waiting_for_the_drain_timeout(
 
 #[tokio::test]
 async fn a_request_still_running_at_the_drain_timeout_is_cut_off() {
-    let app = spawn_app_within(ServeLimits {
-        drain_timeout: Duration::from_millis(200),
-        ..ServeLimits::default()
-    })
-    .await;
+    let app =
+        spawn_app_with(|settings| settings.shutdown_timeout = Duration::from_millis(200)).await;
     // Alumio stays silent past the upstream timeout (2s), which would end in a 504.
     alumio_serves(
         &app,

@@ -1,5 +1,6 @@
-//! Black-box tests of the gateway: the real router served on a loopback port, in front of a
-//! wiremock Alumio. `TEST_LOG=1` shows the gateway's logs.
+//! Black-box tests of the gateway: started through `Application::build` as `main` starts it, on
+//! a loopback port, in front of a wiremock or simulated Alumio. `TEST_LOG=1` shows the
+//! gateway's logs.
 
 // A test that cannot go on should stop loudly where it is; helpers are part of the tests.
 #![allow(clippy::unwrap_used)]
@@ -19,3 +20,4 @@ mod secrets;
 mod shutdown;
 mod soak;
 mod stale;
+mod startup;

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use alumio_gateway::upstream::{BreakerSettings, BudgetSettings, FailureBackoff};
 use alumio_sim::FaultMode;
 
 use crate::helpers::{
@@ -15,10 +14,8 @@ use crate::helpers::{
 #[tokio::test]
 async fn a_failing_key_backs_off_and_its_consumers_get_the_failure_without_waiting() {
     let app = spawn_app_with(|settings| {
-        settings.backoff = FailureBackoff {
-            initial: Duration::from_secs(10),
-            max: Duration::from_secs(10),
-        };
+        settings.upstream_failure_backoff = Duration::from_secs(10);
+        settings.upstream_failure_backoff_max = Duration::from_secs(10);
     })
     .await;
     alumio_serves(&app, "sick", error_reply(503, "Service Unavailable")).await;
@@ -43,10 +40,8 @@ async fn a_failing_key_backs_off_and_its_consumers_get_the_failure_without_waiti
 async fn a_503_storm_opens_the_breaker_bounds_alumios_load_and_recovers() {
     let cool_down = Duration::from_millis(600);
     let app = spawn_app_with_simulator(|settings| {
-        settings.breaker = BreakerSettings {
-            failure_threshold: 3,
-            cool_down,
-        };
+        settings.breaker_failures = 3;
+        settings.breaker_cool_down = cool_down;
     })
     .await;
     let simulator = app.simulator.clone().unwrap();
@@ -105,12 +100,10 @@ async fn a_503_storm_opens_the_breaker_bounds_alumios_load_and_recovers() {
 #[tokio::test]
 async fn load_shedding_answers_503_at_once_instead_of_queueing_without_bound() {
     let app = spawn_app_with_simulator(|settings| {
-        settings.budget = BudgetSettings {
-            max_concurrency: 2,
-            max_rate: None,
-            max_queue: 3,
-            queue_timeout: Duration::from_secs(5),
-        };
+        settings.upstream_max_concurrency = 2;
+        settings.upstream_rate = None;
+        settings.upstream_max_queue = 3;
+        settings.upstream_queue_timeout = Duration::from_secs(5);
     })
     .await;
     let simulator = app.simulator.clone().unwrap();

@@ -26,8 +26,8 @@ fn resident_kib() -> u64 {
 async fn soak_with_toggled_faults_never_fails_a_warmed_key_and_memory_stays_bounded() {
     let app = Arc::new(
         spawn_app_with_simulator(|settings| {
-            settings.freshness.ttl_active = Duration::from_millis(300);
-            settings.freshness.ttl_settled = Duration::from_millis(300);
+            settings.ttl_active = Duration::from_millis(300);
+            settings.ttl_settled = Duration::from_millis(300);
             settings.stale_while_revalidate = Duration::from_secs(1);
             settings.request_timeout = Duration::from_millis(500);
         })

@@ -10,9 +10,9 @@ use crate::helpers::{concurrent_gets, get, simulated_task_paths, spawn_app_with_
 
 const TTL: Duration = Duration::from_millis(200);
 
-fn short_ttls(settings: &mut alumio_gateway::StateSettings) {
-    settings.freshness.ttl_active = TTL;
-    settings.freshness.ttl_settled = TTL;
+fn short_ttls(settings: &mut alumio_gateway::Settings) {
+    settings.ttl_active = TTL;
+    settings.ttl_settled = TTL;
 }
 
 #[tokio::test]
@@ -94,8 +94,8 @@ async fn stale_while_revalidate_makes_exactly_one_refresh_under_500_concurrent_r
     // Long enough that the refreshed copy is still fresh when it is looked at.
     let ttl = Duration::from_secs(2);
     let app = spawn_app_with_simulator(|settings| {
-        settings.freshness.ttl_active = ttl;
-        settings.freshness.ttl_settled = ttl;
+        settings.ttl_active = ttl;
+        settings.ttl_settled = ttl;
         settings.stale_while_revalidate = Duration::from_secs(30);
     })
     .await;

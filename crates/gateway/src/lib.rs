@@ -1,20 +1,28 @@
 //! `alumio-gateway`: a caching gateway in front of Alumio's `GET /api/v1/tasks/{identifier}`.
 //!
-//! The library holds everything but process start-up: [`app`] builds the consumer-facing
-//! router over an [`AppState`], and [`run`] serves it until a shutdown signal, letting
-//! in-flight requests finish. The binary only reads [`Settings`], sets up logging and calls
-//! these. See `docs/architecture.md` for the request's path through the layers.
+//! The library holds everything but parsing the process's arguments: [`Application::build`]
+//! turns [`Settings`] into a gateway with its listeners bound, and
+//! [`Application::run_until_stopped`] serves it until a shutdown future completes, letting
+//! in-flight requests finish. The binary only reads the settings, sets up logging, and maps a
+//! [`StartupError`] to an exit code; the black-box tests start the gateway the same way. See
+//! `docs/architecture.md` for the request's path through the layers.
 //!
 //! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use alumio_gateway::{AppState, StateSettings, app, run};
-//! use alumio_transport::AlumioClient;
-//! use secrecy::SecretString;
+//! # async fn start() -> Result<(), Box<dyn std::error::Error>> {
+//! use alumio_gateway::{Application, Settings, shutdown_signal};
 //!
-//! let upstream = AlumioClient::builder("https://acme.alumio.com/api/v1", SecretString::from("token")).build()?;
-//! let state = AppState::new(upstream, &StateSettings::default());
-//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//! run(listener, app(state), std::future::pending(), std::time::Duration::from_secs(10)).await?;
+//! let settings = Settings::load([
+//!     "alumio-gateway",
+//!     "--upstream",
+//!     "https://acme.alumio.com/api/v1",
+//!     "--token-file",
+//!     "/run/secrets/alumio-token",
+//!     "--consumers",
+//!     "/etc/alumio-gateway/consumers.toml",
+//! ])?;
+//! let application = Application::build(settings).await?;
+//! tracing::info!(address = %application.address(), "serving");
+//! application.run_until_stopped(shutdown_signal()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -32,6 +40,7 @@ pub mod metrics;
 pub mod render;
 mod routes;
 mod server;
+mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod upstream;
@@ -39,4 +48,5 @@ pub mod upstream;
 pub use config::{ConfigError, Settings};
 pub use routes::{REQUEST_ID, app, app_without_metrics};
 pub use server::{ServeLimits, run, run_with_limits, shutdown_signal};
+pub use startup::{Application, StartupError};
 pub use state::{AppState, StateSettings};

@@ -4,12 +4,11 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
-use alumio_transport::{AlumioClient, RetryPolicy, TransportError};
-use secrecy::SecretString;
+use alumio_transport::AlumioClient;
 
 use crate::access::AccessPolicy;
 use crate::cache::{MokaResponseCache, ResponseCache};
-use crate::config::{ConfigError, Settings};
+use crate::config::Settings;
 use crate::fetch::{FetchPolicy, Fetcher};
 use crate::freshness::FreshnessPolicy;
 use crate::metrics::GatewayMetrics;
@@ -34,9 +33,6 @@ pub struct StateSettings {
     pub backoff: FailureBackoff,
     /// Requests to Alumio in flight, per second and queued.
     pub budget: BudgetSettings,
-    /// Who may call the task endpoint. Anonymous by default and from `Settings`: the binary
-    /// sets it from `access::policy_from_settings`, which applies the secure default.
-    pub access: AccessPolicy,
 }
 
 impl Default for StateSettings {
@@ -50,7 +46,6 @@ impl Default for StateSettings {
             breaker: BreakerSettings::default(),
             backoff: FailureBackoff::default(),
             budget: BudgetSettings::default(),
-            access: AccessPolicy::Anonymous,
         }
     }
 }
@@ -81,35 +76,8 @@ impl From<&Settings> for StateSettings {
                 max_queue: settings.upstream_max_queue,
                 queue_timeout: settings.upstream_queue_timeout,
             },
-            access: AccessPolicy::Anonymous,
         }
     }
-}
-
-/// The Alumio client the settings describe, for the API at `url` with `token`; a URL or
-/// setting the client refuses is a configuration error naming `--upstream`.
-pub fn upstream_client(
-    url: &str,
-    token: SecretString,
-    settings: &Settings,
-) -> Result<AlumioClient, ConfigError> {
-    let retry = RetryPolicy {
-        max_attempts: settings.upstream_attempts,
-        overall_deadline: settings.upstream_timeout * settings.upstream_attempts
-            + settings.upstream_connect_timeout,
-        ..RetryPolicy::default()
-    };
-    AlumioClient::builder(url, token)
-        .connect_timeout(settings.upstream_connect_timeout)
-        .request_timeout(settings.upstream_timeout)
-        .retry_policy(retry)
-        .max_body_bytes(usize::try_from(settings.upstream_max_body).unwrap_or(usize::MAX))
-        .user_agent_suffix(concat!("alumio-gateway/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .map_err(|error: TransportError| ConfigError::Invalid {
-            setting: "--upstream",
-            reason: error.to_string(),
-        })
 }
 
 /// Shared, cheaply cloned state of one gateway.
@@ -129,8 +97,9 @@ struct StateInner {
 }
 
 impl AppState {
-    /// State for a gateway in front of `upstream`.
-    pub fn new(upstream: AlumioClient, settings: &StateSettings) -> Self {
+    /// State for a gateway in front of `upstream` that serves whom `access` lets in. There is
+    /// no default policy: `Application::build` applies the secure one from the settings.
+    pub fn new(upstream: AlumioClient, settings: &StateSettings, access: AccessPolicy) -> Self {
         let cache: Arc<dyn ResponseCache> = Arc::new(MokaResponseCache::new(
             settings.cache_max_bytes,
             settings.stale_if_error.max(settings.stale_while_revalidate),
@@ -155,7 +124,7 @@ impl AppState {
                 cache,
                 fetcher,
                 metrics,
-                access: settings.access.clone(),
+                access,
             }),
         }
     }

@@ -38,12 +38,12 @@ pub use registry::{ConsumerRegistry, POLL_INTERVAL, Reloaded, watch_consumers};
 pub(crate) use startup::check_access_settings;
 pub use startup::policy_from_settings;
 
-/// Who may call the task endpoint.
-#[derive(Clone, Default)]
+/// Who may call the task endpoint. There is no default: whoever builds the state chooses, and
+/// `Application::build` chooses the secure way ([`policy_from_settings`]).
+#[derive(Clone)]
 pub enum AccessPolicy {
-    /// Everyone, without a key. The library's default, for embedding and tests; the binary
-    /// allows it only with `--allow-anonymous`, or `--demo` on a loopback address.
-    #[default]
+    /// Everyone, without a key. The binary allows it only with `--allow-anonymous`, or `--demo`
+    /// on a loopback address.
     Anonymous,
     /// Only the consumers of this registry, within their spaces and rates.
     Consumers(Arc<ConsumerRegistry>),
