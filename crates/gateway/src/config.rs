@@ -76,7 +76,9 @@ pub struct Settings {
     pub token_file: Option<PathBuf>,
 
     /// Run against a built-in simulated Alumio; no account needed.
-    #[arg(long, env = "GATEWAY_DEMO")]
+    // Hidden rather than absent without the `demo` feature, so that asking a production build
+    // for the demo gets an answer that says why there is none.
+    #[arg(long, env = "GATEWAY_DEMO", hide = cfg!(not(feature = "demo")))]
     pub demo: bool,
 
     /// TOML file of consumers: the SHA-256 of each key, its spaces and rate; reloaded on
@@ -215,6 +217,7 @@ pub enum UpstreamChoice {
         token: SecretString,
     },
     /// The built-in simulator.
+    #[cfg(feature = "demo")]
     Demo,
 }
 
@@ -337,11 +340,18 @@ impl Settings {
     /// Resolves where answers come from, reading the token from its file or the environment.
     pub fn upstream_choice(&self) -> Result<UpstreamChoice, ConfigError> {
         if self.demo {
+            #[cfg(feature = "demo")]
             return Ok(UpstreamChoice::Demo);
+            #[cfg(not(feature = "demo"))]
+            return Err(ConfigError::Invalid {
+                setting: "--demo",
+                reason: "this gateway was built without the simulator (cargo feature `demo`)"
+                    .into(),
+            });
         }
         let url = self.upstream.clone().ok_or(ConfigError::Invalid {
             setting: "--upstream",
-            reason: "is required (or ALUMIO_URL), unless --demo is given".into(),
+            reason: UPSTREAM_REQUIRED.into(),
         })?;
         let token = match &self.token_file {
             Some(path) => read_secret_file(path, "--token-file")?,
@@ -365,6 +375,13 @@ impl Settings {
         Ok(UpstreamChoice::Alumio { url, token })
     }
 }
+
+/// Why `--upstream` is needed, naming the way around it when this build has one.
+const UPSTREAM_REQUIRED: &str = if cfg!(feature = "demo") {
+    "is required (or ALUMIO_URL), unless --demo is given"
+} else {
+    "is required (or ALUMIO_URL)"
+};
 
 /// The secret on the first line of the file at `path`, without surrounding whitespace; an
 /// unreadable file is an error naming `setting`. The error names only the I/O failure, never

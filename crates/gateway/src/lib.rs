@@ -30,6 +30,7 @@ pub mod access;
 pub mod admin;
 pub mod cache;
 pub mod config;
+#[cfg(feature = "demo")]
 pub mod demo;
 pub mod entry;
 pub mod error;

@@ -46,6 +46,7 @@ async fn serve(settings: Settings) -> ExitCode {
         Err(StartupError::Config(error)) => return usage_error(&error),
         Err(error) => return failure(error.into()),
     };
+    #[cfg(feature = "demo")]
     if let Some(demo) = application.demo() {
         print_demo_banner(application.address(), demo);
     }
@@ -67,6 +68,7 @@ fn failure(error: anyhow::Error) -> ExitCode {
     ExitCode::FAILURE
 }
 
+#[cfg(feature = "demo")]
 #[allow(clippy::print_stdout)] // The banner is for the person who ran --demo.
 fn print_demo_banner(address: std::net::SocketAddr, demo: &alumio_gateway::demo::DemoUpstream) {
     println!("\nDemo mode: a simulated Alumio answers behind the gateway. Try:\n");

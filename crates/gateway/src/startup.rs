@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use crate::access::{self, AccessPolicy};
 use crate::admin::{self, AdminSettings};
 use crate::config::{ConfigError, Settings, UpstreamChoice};
+#[cfg(feature = "demo")]
 use crate::demo::DemoUpstream;
 use crate::routes::{app, app_without_metrics};
 use crate::server::{ServeLimits, run_with_limits};
@@ -44,6 +45,7 @@ pub enum StartupError {
         source: io::Error,
     },
     /// The simulated Alumio of `--demo` did not start.
+    #[cfg(feature = "demo")]
     #[error("starting the demo simulator")]
     Demo(#[source] io::Error),
 }
@@ -57,6 +59,7 @@ pub struct Application {
     admin: Option<BoundRouter>,
     serve_metrics_on_admin: bool,
     consumers_watch: Option<AbortOnDrop>,
+    #[cfg(feature = "demo")]
     demo: Option<DemoUpstream>,
 }
 
@@ -71,6 +74,7 @@ struct BoundRouter {
 struct Upstream {
     url: String,
     token: SecretString,
+    #[cfg(feature = "demo")]
     demo: Option<DemoUpstream>,
 }
 
@@ -126,6 +130,7 @@ impl Application {
             admin,
             serve_metrics_on_admin: settings.metrics_on_admin,
             consumers_watch,
+            #[cfg(feature = "demo")]
             demo: upstream.demo,
         })
     }
@@ -147,6 +152,7 @@ impl Application {
     }
 
     /// The simulator behind the gateway, when `--demo` is given.
+    #[cfg(feature = "demo")]
     pub fn demo(&self) -> Option<&DemoUpstream> {
         self.demo.as_ref()
     }
@@ -227,8 +233,10 @@ impl Upstream {
             UpstreamChoice::Alumio { url, token } => Ok(Self {
                 url,
                 token,
+                #[cfg(feature = "demo")]
                 demo: None,
             }),
+            #[cfg(feature = "demo")]
             UpstreamChoice::Demo => {
                 let demo = DemoUpstream::start().await.map_err(StartupError::Demo)?;
                 Ok(Self {
