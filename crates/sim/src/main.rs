@@ -69,6 +69,8 @@ fn read_token(file: Option<&Path>) -> anyhow::Result<(Option<SecretString>, &'st
     }
 }
 
+/// Completes on SIGINT or SIGTERM.
+// Not the gateway's `shutdown_signal`: the simulator must not depend on the gateway before it.
 async fn shutdown_signal() {
     let interrupt = async {
         if tokio::signal::ctrl_c().await.is_err() {
