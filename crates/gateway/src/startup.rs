@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::access::{self, AccessPolicy};
-use crate::admin::{self, AdminSettings};
+use crate::admin::{self, AdminSettings, AdminToken};
 use crate::config::{ConfigError, Settings, UpstreamChoice};
 #[cfg(feature = "demo")]
 use crate::demo::DemoUpstream;
@@ -91,14 +91,7 @@ impl Application {
         let access = access::policy_from_settings(&settings)?;
         let admin_token = admin::admin_token_from_settings(&settings)?;
         let state = AppState::new(client, &StateSettings::from(&settings), access.clone());
-        let consumers_watch = match &access {
-            AccessPolicy::Consumers(registry) => Some(AbortOnDrop(access::watch_consumers(
-                Arc::clone(registry),
-                state.metrics().access.clone(),
-                access::POLL_INTERVAL,
-            ))),
-            AccessPolicy::Anonymous => None,
-        };
+        let consumers_watch = watch_consumers_file(&access, &state);
         let consumer_router = if settings.metrics_on_admin {
             app_without_metrics(state.clone())
         } else {
@@ -107,18 +100,7 @@ impl Application {
         let consumers = BoundRouter::bind("consumer", settings.listen, consumer_router).await?;
         let admin = match (settings.admin_listen, admin_token) {
             (Some(address), Some(token)) => {
-                let router = admin::router(
-                    state.clone(),
-                    AdminSettings {
-                        token,
-                        serve_metrics: settings.metrics_on_admin,
-                    },
-                );
-                let admin = BoundRouter::bind("admin", address, router).await?;
-                if !address.ip().is_loopback() {
-                    tracing::warn!(admin_address = %admin.address, "the admin API listens beyond loopback; keep it on a private network");
-                }
-                Some(admin)
+                Some(bind_admin(address, token, settings.metrics_on_admin, &state).await?)
             }
             _ => None,
         };
@@ -203,6 +185,39 @@ impl Application {
         drop(consumers_watch);
         Ok(())
     }
+}
+
+/// Keeps the consumers file, if there is one, in force as it changes or on SIGHUP.
+fn watch_consumers_file(access: &AccessPolicy, state: &AppState) -> Option<AbortOnDrop> {
+    let AccessPolicy::Consumers(registry) = access else {
+        return None;
+    };
+    Some(AbortOnDrop(access::watch_consumers(
+        Arc::clone(registry),
+        state.metrics().access.clone(),
+        access::POLL_INTERVAL,
+    )))
+}
+
+/// The admin router over `state`, bound to `address`.
+async fn bind_admin(
+    address: SocketAddr,
+    token: AdminToken,
+    serve_metrics: bool,
+    state: &AppState,
+) -> Result<BoundRouter, StartupError> {
+    let router = admin::router(
+        state.clone(),
+        AdminSettings {
+            token,
+            serve_metrics,
+        },
+    );
+    let admin = BoundRouter::bind("admin", address, router).await?;
+    if !address.ip().is_loopback() {
+        tracing::warn!(admin_address = %admin.address, "the admin API listens beyond loopback; keep it on a private network");
+    }
+    Ok(admin)
 }
 
 impl BoundRouter {
