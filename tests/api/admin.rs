@@ -83,9 +83,7 @@ async fn app_with_tasks(metrics_on_admin: bool) -> (TestApp, SocketAddr) {
 
 #[tokio::test]
 async fn admin_routes_refuse_a_missing_or_wrong_token() {
-    // `/metrics` stays with consumers, where this test reads the counts; the admin listener
-    // refuses it without the token all the same.
-    let (app, admin) = app_with_tasks(false).await;
+    let (app, admin) = app_with_tasks(true).await;
     warm(&app, &["/api/v1/tasks/t-1?space=acme"]).await;
 
     let wrong = format!("{ADMIN_TOKEN}x");
@@ -121,7 +119,17 @@ async fn admin_routes_refuse_a_missing_or_wrong_token() {
         "HIT",
         "nothing was purged"
     );
-    let metrics = app.metrics().await;
+    let metrics = admin_call(
+        &app,
+        admin,
+        reqwest::Method::GET,
+        "/metrics",
+        Some(ADMIN_TOKEN),
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
     assert_eq!(
         metric(
             &metrics,
