@@ -1,4 +1,5 @@
-//! The one error type of `alumio-models`: what is wrong with an identifier or a timestamp.
+//! The one error type of `alumio-models`: what is wrong with an identifier, a timestamp or a
+//! body read leniently.
 
 use std::fmt;
 
@@ -77,6 +78,12 @@ pub enum ModelError {
         /// What part of the timestamp is wrong.
         reason: &'static str,
     },
+    /// A body that must be a JSON object is not one (see [`read_status`](crate::read_status)).
+    #[error("the body is not a json object: {reason}")]
+    NotAnObject {
+        /// Whether it is not JSON at all, or JSON of another type.
+        reason: &'static str,
+    },
 }
 
 impl ModelError {
@@ -87,7 +94,7 @@ impl ModelError {
             | Self::IdentifierTooLong { kind, .. }
             | Self::ControlCharacter { kind, .. }
             | Self::InvalidSpaceCharacter { kind, .. } => Some(*kind),
-            Self::InvalidTimestamp { .. } => None,
+            Self::InvalidTimestamp { .. } | Self::NotAnObject { .. } => None,
         }
     }
 }

@@ -4,8 +4,17 @@
 //! Every document type is **lossless**: properties this crate does not know, status strings
 //! outside the schema's enum, explicit `null`s and the exact text of timestamps all survive a
 //! read and a write, so a newer Alumio never breaks an older reader and nothing is dropped.
-//! No property is required: any subset parses. A known property with a value of the wrong type
-//! is an error, since such a body is not an Alumio task document.
+//! No property is required: any subset parses.
+//!
+//! **Two readings.** The typed reading (`serde_json::from_slice::<DetailedTaskResult>`, and the
+//! same for [`ApiError`]) is *strict*: a known property with a value of the wrong type (a number
+//! for `entityIdentifier`, a string for `meta`) is an error, because the typed field could not
+//! hold it. Use it where you use the typed properties. The *lenient* reading,
+//! [`read_status`], reads only `object.status` and accepts any JSON object whatever its other
+//! properties hold; use it where the document must be taken as Alumio sent it, as a cache or a
+//! relay does, and needs no more than the status. It costs one pass over the bytes that
+//! allocates nothing for a known status. When the strict reading fails, [`Rejection::of`] says
+//! where and why, without quoting the document, for a log line.
 //!
 //! **Explicit `null`**: a known property sent as `null` reads as `None`, exactly like an absent
 //! one, and the `null` is kept in the type's `extra` map, so writing the value back yields
@@ -42,7 +51,9 @@
 mod api_error;
 mod error;
 mod identifier;
+mod lenient;
 mod lossless;
+mod rejection;
 mod status;
 mod task;
 mod timestamp;
@@ -53,6 +64,8 @@ pub mod strategies;
 pub use api_error::{ApiError, Violation};
 pub use error::{IdentifierKind, ModelError};
 pub use identifier::{MAX_IDENTIFIER_LEN, SpaceIdentifier, TaskIdentifier};
+pub use lenient::{StatusReading, read_status};
+pub use rejection::Rejection;
 pub use status::{Lifecycle, TaskStatus, UnknownStatus};
 pub use task::{DetailedTask, DetailedTaskResult, TaskMeta, TaskMetaDataItem};
 pub use timestamp::{ParsedTimestamp, Timestamp};

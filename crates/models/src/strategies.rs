@@ -1,9 +1,11 @@
 //! Proptest strategies for statuses, timestamps, identifiers, JSON and whole task documents.
 //!
-//! Two families of documents. *Typed* strategies ([`detailed_task_result`], [`api_error`], ...)
+//! Three families of documents. *Typed* strategies ([`detailed_task_result`], [`api_error`], ...)
 //! build model values that must survive `to_vec` then `from_slice` unchanged. *Wire* strategies
 //! ([`wire_task_document`], [`wire_error_document`]) build `serde_json::Value`s directly, the way
 //! an Alumio server could send them, so parsing is tested on JSON this crate did not write.
+//! *Drifting* ones ([`drifting_task_document`]) are text whose known properties may hold any
+//! JSON, for readers that must take whatever Alumio sends ([`crate::read_status`]).
 //!
 //! ```
 //! use alumio_models::{strategies, DetailedTaskResult};
@@ -18,7 +20,8 @@
 //! ```
 //!
 //! Statuses, timestamps and identifiers are here; JSON values are in `json`, typed documents in
-//! `typed`, schema-conforming ones in `conforming` and wire documents in `wire`.
+//! `typed`, schema-conforming ones in `conforming`, wire documents in `wire` and drifting ones in
+//! `drifting`.
 
 use proptest::collection::vec;
 use proptest::option;
@@ -28,11 +31,13 @@ use proptest::sample::select;
 use crate::{MAX_IDENTIFIER_LEN, SpaceIdentifier, TaskIdentifier, TaskStatus, Timestamp};
 
 mod conforming;
+mod drifting;
 mod json;
 mod typed;
 mod wire;
 
 pub use conforming::{conforming_api_error, conforming_detailed_task_result};
+pub use drifting::drifting_task_document;
 pub use json::{exact_f64, json_object, json_text, json_value, order_entity};
 pub use typed::{
     api_error, detailed_task, detailed_task_result, task_meta, task_meta_data_item, violation,
