@@ -1,14 +1,16 @@
 //! The lenient reading: [`read_status`] takes a task's status out of any JSON object, whatever
 //! the types of the other properties, for callers that must not refuse what Alumio sends.
 //!
-//! It walks the document once with a minimal borrowed reader: `object.status` is looked at and
-//! everything else is skipped unparsed ([`IgnoredAny`]), so it allocates nothing for a known
-//! status and accepts any JSON the strict reading rejects for its types (a number for an
-//! identifier, a string for `meta`, a number too large for `f64` in the entity data, ...).
+//! It reads with a minimal borrowed reader that parses nothing but `object.status`: the value
+//! of `object` is taken as raw JSON text ([`RawValue`]) and looked into only when it is an
+//! object, every other value is skipped unparsed ([`IgnoredAny`]). Nothing is allocated for a
+//! known status, and any JSON the strict reading rejects for its types (a number for an
+//! identifier, a string for `meta`, a number too large for `f64`) is accepted.
 
 use std::fmt;
 
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{Deserializer, IgnoredAny, MapAccess, Visitor};
+use serde_json::value::RawValue;
 
 use crate::error::ModelError;
 use crate::lossless::WireKey;
@@ -41,8 +43,7 @@ impl StatusReading {
 /// Use it where the document must be taken as it is, such as a cache or a relay that needs only
 /// the status; use the strict reading (`serde_json::from_slice::<DetailedTaskResult>`) where
 /// the typed properties are used. The only error is a body that is not a JSON object
-/// ([`ModelError::NotAnObject`]); a number too large for `f64` is not an error here, since
-/// nothing but the status is read.
+/// ([`ModelError::NotAnObject`]).
 ///
 /// ```
 /// use alumio_models::{StatusReading, TaskStatus, read_status};
@@ -58,164 +59,81 @@ impl StatusReading {
 /// # Ok::<(), alumio_models::ModelError>(())
 /// ```
 pub fn read_status(body: &[u8]) -> Result<StatusReading, ModelError> {
-    serde_json::from_slice::<ResultProbe>(body)
-        .map(|probe| probe.0)
-        .map_err(|error| ModelError::NotAnObject {
-            reason: if error.is_data() {
-                "it is json but not an object"
-            } else {
-                "it is not json"
-            },
-        })
+    let not_an_object = |error: serde_json::Error| ModelError::NotAnObject {
+        reason: if error.is_data() {
+            "it is json but not an object"
+        } else {
+            "it is not json"
+        },
+    };
+    let task = member(body, "object").map_err(not_an_object)?;
+    Ok(task.map_or(StatusReading::Absent, read_task))
 }
 
-/// The document's top level, which must be an object.
-struct ResultProbe(StatusReading);
-
-impl<'de> serde::Deserialize<'de> for ResultProbe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(ResultVisitor)
+/// The raw value of `object.status` when `object` is an object, or what else `object` is.
+fn read_task(task: &RawValue) -> StatusReading {
+    match first_byte(task) {
+        b'{' => match member(task.get().as_bytes(), "status") {
+            Ok(Some(status)) => read_status_value(status),
+            Ok(None) => StatusReading::Absent,
+            // A raw value is valid JSON, so an object always reads.
+            Err(_) => StatusReading::Unreadable,
+        },
+        b'n' => StatusReading::Absent,
+        b'[' if is_empty_array(task) => StatusReading::Absent,
+        _ => StatusReading::Unreadable,
     }
 }
 
-struct ResultVisitor;
+fn read_status_value(status: &RawValue) -> StatusReading {
+    match first_byte(status) {
+        b'"' => serde_json::from_str::<TaskStatus>(status.get())
+            .map_or(StatusReading::Unreadable, StatusReading::Status),
+        b'n' => StatusReading::Absent,
+        _ => StatusReading::Unreadable,
+    }
+}
 
-impl<'de> Visitor<'de> for ResultVisitor {
-    type Value = ResultProbe;
+fn first_byte(raw: &RawValue) -> u8 {
+    // A raw value from serde_json is a JSON value without surrounding whitespace.
+    raw.get().as_bytes().first().copied().unwrap_or(b'n')
+}
+
+fn is_empty_array(raw: &RawValue) -> bool {
+    raw.get()
+        .strip_prefix('[')
+        .and_then(|rest| rest.strip_suffix(']'))
+        .is_some_and(|inside| inside.trim_ascii().is_empty())
+}
+
+/// Reads `text` as a JSON object for its member `name`, whose value is kept as raw text; every
+/// other member is skipped. The last of a repeated name wins, as in the strict reading.
+fn member<'a>(text: &'a [u8], name: &'static str) -> serde_json::Result<Option<&'a RawValue>> {
+    let mut deserializer = serde_json::Deserializer::from_slice(text);
+    let value = deserializer.deserialize_map(MemberVisitor(name))?;
+    deserializer.end()?;
+    Ok(value)
+}
+
+struct MemberVisitor(&'static str);
+
+impl<'de> Visitor<'de> for MemberVisitor {
+    type Value = Option<&'de RawValue>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a json object")
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<ResultProbe, A::Error> {
-        let mut reading = StatusReading::Absent;
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut value = None;
         while let Some(WireKey(key)) = map.next_key()? {
-            // The last occurrence of a repeated key wins, as in the strict reading.
-            if key == "object" {
-                reading = map.next_value::<TaskProbe>()?.0;
+            if key == self.0 {
+                value = Some(map.next_value::<&RawValue>()?);
             } else {
                 map.next_value::<IgnoredAny>()?;
             }
         }
-        Ok(ResultProbe(reading))
-    }
-}
-
-/// The value of `object`: of any type; only an object can hold a status.
-struct TaskProbe(StatusReading);
-
-impl<'de> serde::Deserialize<'de> for TaskProbe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(AnyValue(TaskVisitor))
-            .map(TaskProbe)
-    }
-}
-
-struct TaskVisitor;
-
-/// The value of `object.status`: of any type; only a string is a status.
-struct StatusProbe(StatusReading);
-
-impl<'de> serde::Deserialize<'de> for StatusProbe {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer
-            .deserialize_any(AnyValue(StatusVisitor))
-            .map(StatusProbe)
-    }
-}
-
-struct StatusVisitor;
-
-/// How a probe reads the one kind of value it looks into; any other value is skipped.
-trait Probe<'de> {
-    fn map<A: MapAccess<'de>>(&self, map: A) -> Result<StatusReading, A::Error> {
-        skip_map(map)
-    }
-
-    fn string(&self, _text: &str) -> StatusReading {
-        StatusReading::Unreadable
-    }
-
-    /// An empty array, which PHP writes for an empty object.
-    fn empty_array(&self) -> StatusReading {
-        StatusReading::Unreadable
-    }
-}
-
-impl<'de> Probe<'de> for TaskVisitor {
-    fn map<A: MapAccess<'de>>(&self, mut map: A) -> Result<StatusReading, A::Error> {
-        let mut reading = StatusReading::Absent;
-        while let Some(WireKey(key)) = map.next_key()? {
-            if key == "status" {
-                reading = map.next_value::<StatusProbe>()?.0;
-            } else {
-                map.next_value::<IgnoredAny>()?;
-            }
-        }
-        Ok(reading)
-    }
-
-    fn empty_array(&self) -> StatusReading {
-        StatusReading::Absent
-    }
-}
-
-impl Probe<'_> for StatusVisitor {
-    fn string(&self, text: &str) -> StatusReading {
-        StatusReading::Status(TaskStatus::from(text))
-    }
-}
-
-fn skip_map<'de, A: MapAccess<'de>>(mut map: A) -> Result<StatusReading, A::Error> {
-    while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-    Ok(StatusReading::Unreadable)
-}
-
-/// A visitor that accepts a value of any type and hands it to its probe; `null` is absent.
-struct AnyValue<P>(P);
-
-impl<'de, P: Probe<'de>> Visitor<'de> for AnyValue<P> {
-    type Value = StatusReading;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any json value")
-    }
-
-    fn visit_unit<E: serde::de::Error>(self) -> Result<StatusReading, E> {
-        Ok(StatusReading::Absent)
-    }
-
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<StatusReading, E> {
-        Ok(StatusReading::Unreadable)
-    }
-
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<StatusReading, E> {
-        Ok(StatusReading::Unreadable)
-    }
-
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<StatusReading, E> {
-        Ok(StatusReading::Unreadable)
-    }
-
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<StatusReading, E> {
-        Ok(StatusReading::Unreadable)
-    }
-
-    fn visit_str<E: serde::de::Error>(self, text: &str) -> Result<StatusReading, E> {
-        Ok(self.0.string(text))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<StatusReading, A::Error> {
-        if seq.next_element::<IgnoredAny>()?.is_none() {
-            return Ok(self.0.empty_array());
-        }
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(StatusReading::Unreadable)
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<StatusReading, A::Error> {
-        self.0.map(map)
+        Ok(value)
     }
 }
 
@@ -264,6 +182,25 @@ mod tests {
         ] {
             assert_eq!(reading(body), StatusReading::Unreadable, "{body}");
         }
+    }
+
+    #[test]
+    fn numbers_too_large_for_f64_are_no_obstacle() {
+        assert_eq!(reading(r#"{"object":1e400}"#), StatusReading::Unreadable);
+        assert_eq!(
+            reading(r#"{"object":{"status":-1E+999}}"#),
+            StatusReading::Unreadable
+        );
+        let body = r#"{"n":1e400,"object":{"x":[1e400],"status":"new"}}"#;
+        assert_eq!(reading(body), StatusReading::Status(TaskStatus::New));
+    }
+
+    #[test]
+    fn a_name_counts_only_at_its_own_level() {
+        assert_eq!(reading(r#"{"status":"new"}"#), StatusReading::Absent);
+        let body = r#"{"object":{"object":"x","meta":{"status":"new"}}}"#;
+        assert_eq!(reading(body), StatusReading::Absent);
+        assert_eq!(reading(r#"{"object":[ ]}"#), StatusReading::Absent);
     }
 
     #[test]
