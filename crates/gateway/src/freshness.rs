@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use alumio_models::{DetailedTask, Lifecycle};
+use alumio_models::{DetailedTask, Lifecycle, TaskStatus};
 
 use crate::entry::EntryKind;
 
@@ -30,11 +30,12 @@ impl Default for FreshnessPolicy {
 impl FreshnessPolicy {
     /// The kind of entry a task makes: a task without a status counts as still moving.
     pub fn classify(task: &DetailedTask) -> EntryKind {
-        match task
-            .status
-            .as_ref()
-            .map(alumio_models::TaskStatus::lifecycle)
-        {
+        Self::classify_status(task.status.as_ref())
+    }
+
+    /// The kind of entry a task with `status` makes; no status counts as still moving.
+    pub fn classify_status(status: Option<&TaskStatus>) -> EntryKind {
+        match status.map(TaskStatus::lifecycle) {
             Some(Lifecycle::Settled) => EntryKind::SettledTask,
             Some(Lifecycle::InProgress | Lifecycle::Unknown) | None => EntryKind::ActiveTask,
         }
@@ -53,8 +54,6 @@ impl FreshnessPolicy {
 
 #[cfg(test)]
 mod tests {
-    use alumio_models::TaskStatus;
-
     use super::*;
 
     fn kind_of(status: Option<&str>) -> EntryKind {

@@ -12,6 +12,7 @@ use metrics_exporter_prometheus::{
 use crate::access::AccessMetrics;
 use crate::admin::AdminMetrics;
 use crate::cache::CacheUsage;
+use crate::fetch::DriftMetrics;
 use crate::render::StaleReason;
 use crate::upstream::{BreakerState, ShedReason};
 
@@ -53,6 +54,8 @@ pub struct GatewayMetrics {
     pub access: AccessMetrics,
     /// Purges through the admin API.
     pub admin: AdminMetrics,
+    /// Relayed answers the typed model could not read.
+    pub drift: DriftMetrics,
 }
 
 impl GatewayMetrics {
@@ -187,9 +190,11 @@ impl GatewayMetrics {
         .map(|reason| labelled("alumio_gateway_shed_total", "reason", reason.as_str()));
         let access = AccessMetrics::register(&recorder);
         let admin = AdminMetrics::register(&recorder);
+        let drift = DriftMetrics::register(&recorder);
         Self {
             access,
             admin,
+            drift,
             background_refreshes,
             backoffs,
             backoff_answers,

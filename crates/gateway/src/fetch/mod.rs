@@ -10,6 +10,7 @@
 //! fetches: their answers are not stored, and their waiters ask again.
 
 mod classify;
+mod drift;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,8 +20,10 @@ use std::time::{Duration, Instant};
 use alumio_transport::AlumioClient;
 use tokio::sync::watch;
 
-pub use classify::allows_stale;
+pub use classify::{TaskAnswer, allows_stale, read_task_answer};
 use classify::{classify, error_for_failure, is_upstream_failure};
+use drift::DriftLog;
+pub use drift::{DriftKind, DriftMetrics};
 
 use crate::cache::ResponseCache;
 use crate::entry::StoredResponse;
@@ -92,6 +95,7 @@ pub struct Fetcher {
     cache: Arc<dyn ResponseCache>,
     freshness: FreshnessPolicy,
     metrics: Arc<GatewayMetrics>,
+    drift: DriftLog,
     breaker: CircuitBreaker,
     backoff: KeyBackoff<FetchResult>,
     budget: UpstreamBudget,
@@ -110,6 +114,7 @@ impl Fetcher {
             upstream,
             cache,
             freshness: policy.freshness,
+            drift: DriftLog::new(metrics.drift.clone()),
             metrics,
             breaker: CircuitBreaker::new(policy.breaker),
             backoff: KeyBackoff::new(policy.backoff),
@@ -303,7 +308,7 @@ impl Fetcher {
         self.metrics
             .record_upstream(reply.as_ref().ok().map(|r| r.status), started.elapsed());
         let result = match reply {
-            Ok(raw) => classify(&self.freshness, key, raw, request_id),
+            Ok(raw) => classify(&self.freshness, &self.drift, key, raw, request_id),
             Err(error) => Err(error_for_failure(key, &error, request_id)),
         };
         self.note_transition(ticket.report(!is_upstream_failure(&result)));
