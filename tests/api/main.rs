@@ -16,6 +16,7 @@ mod limits;
 mod operations;
 mod protection;
 mod relaying;
+mod schema_drift;
 mod secrets;
 mod shutdown;
 mod soak;
