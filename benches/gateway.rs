@@ -1,5 +1,6 @@
 //! In-process cost of the gateway's request path: a hit through the full router, a miss
-//! against a simulated Alumio on a loopback port, the cache lookup and key parsing alone, and
+//! against a simulated Alumio on a loopback port, the cache lookup, key parsing and the
+//! reading of Alumio's answer on a miss alone, and
 //! the floor a bare axum router sets (with and without a `from_fn` middleware) for comparison.
 //! `cargo bench --bench gateway` takes about two minutes; docs/performance.md has the figures.
 
@@ -10,11 +11,12 @@ use std::time::{Duration, Instant};
 use alumio_gateway::access::AccessPolicy;
 use alumio_gateway::cache::{MokaResponseCache, ResponseCache};
 use alumio_gateway::entry::{EntryKind, StoredResponse};
+use alumio_gateway::fetch::read_task_answer;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::{PurgeScope, TaskKey};
 use alumio_gateway::render::{CacheOutcome, render};
 use alumio_gateway::{AppState, StateSettings, app};
-use alumio_models::{SpaceIdentifier, TaskIdentifier};
+use alumio_models::{DetailedTaskResult, SpaceIdentifier, TaskIdentifier};
 use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::AlumioClient;
 use axum::Router;
@@ -273,6 +275,48 @@ fn key_parse(c: &mut Criterion) {
     group.finish();
 }
 
+const TYPICAL: &[u8] = include_bytes!("../tests/fixtures/task-typical.json");
+
+/// What a miss reads from a `200`, on the 1.7 KB fixture: the typed parse the gateway did until
+/// it relayed any JSON object, next to what it does now, for a typed task and a drifted one.
+fn classify(c: &mut Criterion) {
+    let drifted = String::from_utf8(TYPICAL.to_vec())
+        .expect("the fixture is text")
+        .replacen(
+            r#""entityIdentifier": "5829374659876""#,
+            r#""entityIdentifier": 5829374659876"#,
+            1,
+        );
+    assert!(
+        serde_json::from_str::<DetailedTaskResult>(&drifted).is_err(),
+        "drifted"
+    );
+    let typed = read_task_answer(TYPICAL).expect("the fixture is a task");
+    assert!(typed.typed);
+    assert!(
+        !read_task_answer(drifted.as_bytes())
+            .expect("a json object")
+            .typed
+    );
+
+    let mut group = c.benchmark_group("classify");
+    group.bench_function("typed_parse_as_before", |b| {
+        b.iter(|| {
+            serde_json::from_slice::<DetailedTaskResult>(black_box(TYPICAL))
+                .ok()
+                .and_then(|result| result.object)
+                .map(|task| FreshnessPolicy::classify(&task))
+        });
+    });
+    group.bench_function("read_task_answer", |b| {
+        b.iter(|| read_task_answer(black_box(TYPICAL)));
+    });
+    group.bench_function("read_task_answer_drifted", |b| {
+        b.iter(|| read_task_answer(black_box(drifted.as_bytes())));
+    });
+    group.finish();
+}
+
 fn short() -> Criterion {
     Criterion::default()
         .warm_up_time(Duration::from_secs(1))
@@ -282,6 +326,6 @@ fn short() -> Criterion {
 criterion_group! {
     name = benches;
     config = short();
-    targets = hit_path, miss_path, cache_lookup, key_parse
+    targets = hit_path, miss_path, cache_lookup, key_parse, classify
 }
 criterion_main!(benches);

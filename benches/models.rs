@@ -1,9 +1,10 @@
 //! Parse and write cost of a typical task document (`tests/fixtures/task-typical.json`) as a
-//! lossless `DetailedTaskResult`, next to the same work on an untyped `serde_json::Value`.
+//! lossless `DetailedTaskResult`, next to the same work on an untyped `serde_json::Value` and
+//! to the lenient reading of the status alone (`read_status`).
 
 use std::hint::black_box;
 
-use alumio_models::DetailedTaskResult;
+use alumio_models::{DetailedTaskResult, read_status};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use serde_json::Value;
 
@@ -17,6 +18,9 @@ fn typical_task(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(TYPICAL.len() as u64));
     group.bench_function("parse/DetailedTaskResult", |b| {
         b.iter(|| serde_json::from_slice::<DetailedTaskResult>(black_box(TYPICAL)));
+    });
+    group.bench_function("read_status", |b| {
+        b.iter(|| read_status(black_box(TYPICAL)));
     });
     group.bench_function("parse/Value", |b| {
         b.iter(|| serde_json::from_slice::<Value>(black_box(TYPICAL)));
