@@ -125,7 +125,7 @@ async fn an_error_reply_that_is_json_of_another_shape_is_relayed_with_its_status
         ("gone", 404, r#"{"message":"No task","code":404}"#),
         ("busy", 503, r#"{"error":{"code":"maintenance"}}"#),
         ("odd", 422, r#"["not", "an", "error"]"#),
-        ("typed", 400, r#"{"status":400,"title":"Bad Request"}"#),
+        ("php-status", 400, r#"{"status":400,"title":"Bad Request"}"#),
     ];
     for (identifier, status, body) in replies {
         alumio_serves(&app, identifier, json_reply(status, body)).await;

@@ -9,7 +9,8 @@ use crate::entry::EntryKind;
 /// Times to live by kind of answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FreshnessPolicy {
-    /// Tasks still moving through a route, and tasks with a status the gateway does not know.
+    /// Tasks still moving through a route, and tasks with a status the gateway does not know
+    /// or cannot read.
     pub ttl_active: Duration,
     /// Tasks the route is done with (they can still be retried or pruned, hence not forever).
     pub ttl_settled: Duration,
