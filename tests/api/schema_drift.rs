@@ -8,6 +8,7 @@ use std::sync::LazyLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
+use alumio_gateway::access::AccessPolicy;
 use alumio_gateway::entry::EntryKind;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::TaskKey;
@@ -45,8 +46,8 @@ fn key(identifier: &str) -> TaskKey {
 
 async fn app_with_distinct_ttls() -> TestApp {
     spawn_app_with(|settings| {
-        settings.freshness.ttl_active = ACTIVE;
-        settings.freshness.ttl_settled = SETTLED;
+        settings.ttl_active = ACTIVE;
+        settings.ttl_settled = SETTLED;
     })
     .await
 }
@@ -100,7 +101,7 @@ async fn a_task_without_a_readable_status_is_kept_for_the_active_ttl() {
 #[tokio::test]
 async fn a_200_that_is_json_but_not_an_object_is_a_502_and_not_stored() {
     // Six failures in a row would open the breaker, which answers 503 instead.
-    let app = spawn_app_with(|settings| settings.breaker.failure_threshold = 10).await;
+    let app = spawn_app_with(|settings| settings.breaker_failures = 10).await;
     for (identifier, body) in [("array", "[]"), ("string", "\"task\""), ("number", "7")] {
         alumio_serves(&app, identifier, json_reply(200, body)).await;
         for _ in 0..2 {
@@ -143,7 +144,7 @@ async fn an_error_reply_that_is_json_of_another_shape_is_relayed_with_its_status
 #[tokio::test]
 async fn an_html_503_from_a_proxy_is_an_upstream_failure_answered_with_a_stale_copy() {
     let app = spawn_app_with(|settings| {
-        settings.freshness.ttl_active = Duration::from_millis(200);
+        settings.ttl_active = Duration::from_millis(200);
         settings.stale_while_revalidate = Duration::ZERO;
     })
     .await;
@@ -232,7 +233,7 @@ async fn relayed_answers_the_typed_model_cannot_read_are_counted_by_kind() {
 
 #[tokio::test]
 async fn the_drift_warning_names_the_key_and_the_rejection_once_per_window() {
-    let app = spawn_app_with(|settings| settings.freshness.ttl_active = Duration::ZERO).await;
+    let app = spawn_app_with(|settings| settings.ttl_active = Duration::ZERO).await;
     let secret = "private-customer-note";
     let body = format!(r#"{{"object":{{"meta":"{secret}","status":"new"}}}}"#);
     alumio_serves(&app, "warned-once", json_reply(200, &body)).await;
@@ -286,7 +287,7 @@ fn state_in_front_of(alumio: &MockServer) -> AppState {
         },
         ..StateSettings::default()
     };
-    AppState::new(upstream, &settings)
+    AppState::new(upstream, &settings, AccessPolicy::Anonymous)
 }
 
 /// One runtime, mock Alumio and gateway for every case, each case under its own key.
