@@ -7,7 +7,9 @@
 //! valgrind --tool=dhat hit_path_profile router 20000   # minus the same with N = 0
 //! ```
 //!
-//! MODE is `router` (the gateway's full router), `render`, `cache_get`, `key_parse`, or the
+//! MODE is `router` (the gateway's full router, anonymous), `router_keyed` (the same with a
+//! consumers file: a bearer key looked up, a space checked and a rate taken on every hit),
+//! `render`, `cache_get`, `key_parse`, or the
 //! axum floor: `floor` (a handler cloning a prepared body), `floor_from_fn` (plus a pass-through
 //! `from_fn` middleware) and `floor_request_id` (plus a request-id middleware like the
 //! gateway's).
@@ -16,7 +18,7 @@ use std::error::Error;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use alumio_gateway::access::AccessPolicy;
+use alumio_gateway::access::{AccessPolicy, ConsumerRegistry, SecretDigest};
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::TaskKey;
 use alumio_gateway::render::{CacheOutcome, render};
@@ -24,7 +26,7 @@ use alumio_gateway::{AppState, StateSettings, app};
 use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::AlumioClient;
 use axum::Router;
-use http::{HeaderMap, Method, StatusCode, Uri};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use secrecy::SecretString;
 use tokio::runtime::Runtime;
 use tower::ServiceExt as _;
@@ -34,6 +36,8 @@ mod floor;
 use floor::{floor_router, get_request, pass_through, request_id_like_gateway};
 
 const TOKEN: &str = "profile-token";
+/// `Authorization` of the keyed mode's requests, and the key the consumers file knows.
+const CONSUMER_BEARER: &str = "Bearer profile-consumer-key-0123456789";
 const HOUR: Duration = Duration::from_secs(3600);
 
 type AnyError = Box<dyn Error + Send + Sync>;
@@ -60,50 +64,72 @@ fn main() -> Result<(), AnyError> {
         tokio::spawn(sim.clone().serve(listener, std::future::pending()));
         Ok::<_, AnyError>(address)
     })?;
-    let state = runtime.block_on(async {
-        let upstream = AlumioClient::builder(
-            &format!("http://{address}/api/v1"),
-            SecretString::from(TOKEN),
-        )
-        .build()?;
-        let settings = StateSettings {
-            freshness: FreshnessPolicy {
-                ttl_active: HOUR,
-                ttl_settled: HOUR,
-                ttl_not_found: HOUR,
-            },
-            ..StateSettings::default()
-        };
-        Ok::<_, AnyError>(AppState::new(upstream, &settings, AccessPolicy::Anonymous))
-    })?;
+    let state_with = |access: AccessPolicy| {
+        runtime.block_on(async {
+            let upstream = AlumioClient::builder(
+                &format!("http://{address}/api/v1"),
+                SecretString::from(TOKEN),
+            )
+            .build()?;
+            let settings = StateSettings {
+                freshness: FreshnessPolicy {
+                    ttl_active: HOUR,
+                    ttl_settled: HOUR,
+                    ttl_not_found: HOUR,
+                },
+                ..StateSettings::default()
+            };
+            Ok::<_, AnyError>(AppState::new(upstream, &settings, access))
+        })
+    };
+    let state = state_with(AccessPolicy::Anonymous)?;
+    let consumers_dir = tempfile::tempdir()?;
+    let consumers = consumers_dir.path().join("consumers.toml");
+    let digest = SecretDigest::of(CONSUMER_BEARER["Bearer ".len()..].as_bytes()).to_hex();
+    std::fs::write(
+        &consumers,
+        format!(
+            "[[consumer]]\nname = \"profile\"\nkey-sha256 = \"{digest}\"\nspaces = [\"acme-prod\"]\nrate-per-second = 1000000\n"
+        ),
+    )?;
+    let registry = std::sync::Arc::new(ConsumerRegistry::load(&consumers)?);
+    let keyed_state = state_with(AccessPolicy::Consumers(registry))?;
     let router = app(state.clone());
+    let keyed_router = app(keyed_state);
     let space = sim.spaces()[0].clone();
     let identifier = sim.task_identifiers(&space).next().ok_or("no task")?;
     let uri: Uri = format!("/api/v1/tasks/{identifier}?space={space}").parse()?;
     let key = TaskKey::new(identifier.clone(), Some(space.clone()));
-    // Two warm-up requests: a miss that stores the entry, then a hit.
+    // Two warm-up requests each: a miss that stores the entry, then a hit.
     for _ in 0..2 {
-        let response = runtime.block_on(router.clone().oneshot(get_request(&uri)))?;
-        if response.status() != StatusCode::OK {
-            return Err(format!("warm-up answered {}", response.status()).into());
+        for response in [
+            runtime.block_on(router.clone().oneshot(get_request(&uri)))?,
+            runtime.block_on(keyed_router.clone().oneshot(keyed_request(&uri)))?,
+        ] {
+            if response.status() != StatusCode::OK {
+                return Err(format!("warm-up answered {}", response.status()).into());
+            }
         }
     }
     let body = sim.task_body(&space, &identifier).ok_or("no body")?;
     let started = Instant::now();
     match mode.as_str() {
-        "router" => run_hits(&runtime, &router, &uri, n),
-        "floor" => run_hits(&runtime, &floor_router(&body), &uri, n),
+        "router" => run_hits(&runtime, &router, &uri, n, get_request),
+        "router_keyed" => run_hits(&runtime, &keyed_router, &uri, n, keyed_request),
+        "floor" => run_hits(&runtime, &floor_router(&body), &uri, n, get_request),
         "floor_from_fn" => run_hits(
             &runtime,
             &floor_router(&body).layer(axum::middleware::from_fn(pass_through)),
             &uri,
             n,
+            get_request,
         ),
         "floor_request_id" => run_hits(
             &runtime,
             &floor_router(&body).layer(axum::middleware::from_fn(request_id_like_gateway)),
             &uri,
             n,
+            get_request,
         ),
         "render" => {
             let entry = state.cache().get(&key).ok_or("the entry is not cached")?;
@@ -141,12 +167,28 @@ fn main() -> Result<(), AnyError> {
     Ok(())
 }
 
+/// A request carrying the profile consumer's key.
+fn keyed_request(uri: &Uri) -> axum::extract::Request {
+    let mut request = get_request(uri);
+    request.headers_mut().insert(
+        header::AUTHORIZATION,
+        HeaderValue::from_static(CONSUMER_BEARER),
+    );
+    request
+}
+
 /// The measured loop; its name is what `--toggle-collect` matches.
 #[inline(never)]
-fn run_hits(runtime: &Runtime, router: &Router, uri: &Uri, n: u64) {
+fn run_hits(
+    runtime: &Runtime,
+    router: &Router,
+    uri: &Uri,
+    n: u64,
+    request: fn(&Uri) -> axum::extract::Request,
+) {
     runtime.block_on(async {
         for _ in 0..n {
-            black_box(router.clone().oneshot(get_request(uri)).await.ok());
+            black_box(router.clone().oneshot(request(uri)).await.ok());
         }
     });
 }
