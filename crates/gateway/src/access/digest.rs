@@ -7,6 +7,8 @@ use http::{HeaderMap, header};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::hex;
+
 /// Shortest secret the gateway accepts as a consumer key (through `hash-key`) or admin token.
 pub const MIN_SECRET_LEN: usize = 16;
 
@@ -38,7 +40,7 @@ impl SecretDigest {
 
     /// The digest as 64 lowercase hexadecimal digits.
     pub fn to_hex(&self) -> String {
-        hex(&self.0)
+        hex::encode(&self.0)
     }
 
     /// Whether both digests are equal, taking the same time wherever they differ.
@@ -51,17 +53,6 @@ impl fmt::Debug for SecretDigest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SecretDigest(..)")
     }
-}
-
-/// `bytes` as lowercase hexadecimal digits.
-pub(crate) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
 }
 
 fn hex_value(digit: u8) -> Option<u8> {

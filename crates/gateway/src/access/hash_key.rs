@@ -5,8 +5,9 @@
 use std::ffi::OsString;
 use std::io::{BufRead, Read, Write};
 
-use super::digest::{MAX_SECRET_LEN, SecretDigest, hex, secret_problem};
+use super::digest::{MAX_SECRET_LEN, SecretDigest, secret_problem};
 use crate::config::ConfigError;
+use crate::hex;
 
 const USAGE: &str = "\
 Usage: alumio-gateway hash-key [--generate]
@@ -78,7 +79,7 @@ fn read_key(input: &mut dyn BufRead) -> Result<String, String> {
 fn random_key() -> std::io::Result<String> {
     let mut bytes = [0u8; 32];
     std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
-    Ok(hex(&bytes))
+    Ok(hex::encode(&bytes))
 }
 
 #[cfg(test)]

@@ -18,6 +18,8 @@ use axum::response::Response;
 use http::{HeaderName, HeaderValue, Method, Uri};
 use tower::{Layer, Service};
 
+use crate::hex;
+
 /// The request id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -36,15 +38,11 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 /// `pppppppp-nnnnnnnnnnnn`: the process prefix and the counter in hex, written without the
 /// formatting machinery.
 fn new_request_id() -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut id = [b'-'; 21];
-    for (i, slot) in id[..8].iter_mut().enumerate() {
-        *slot = HEX[((*PROCESS_PREFIX >> (28 - 4 * i)) & 0xf) as usize];
-    }
-    for (i, slot) in id[9..].iter_mut().enumerate() {
-        *slot = HEX[((n >> (44 - 4 * i)) & 0xf) as usize];
-    }
+    hex::encode_into(&PROCESS_PREFIX.to_be_bytes(), &mut id[..8]);
+    // The counter's low 48 bits: twelve digits.
+    hex::encode_into(&n.to_be_bytes()[2..], &mut id[9..]);
     HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("unknown"))
 }
 
