@@ -1,12 +1,12 @@
 //! `RateLimiter`: each consumer's own allowance of requests per second with a burst, so one
 //! noisy consumer is turned away without slowing the others.
 //!
-//! It is the generic cell rate algorithm: one atomic "theoretical arrival time" per consumer,
-//! advanced by one interval per admitted request, so admitting costs one compare-and-swap and
-//! no lock.
+//! It is the gateway's one GCRA (`crate::gcra`), which lets the arrival time run ahead of now
+//! by the burst: admitting costs one compare-and-swap and no lock.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use crate::gcra::Gcra;
 
 /// Highest rate a consumers file may set.
 pub(crate) const MAX_RATE_PER_SECOND: f64 = 1_000_000.0;
@@ -27,31 +27,22 @@ pub struct RateLimit {
 #[derive(Debug)]
 pub struct RateLimiter {
     limit: RateLimit,
-    origin: Instant,
-    /// Nanoseconds between admitted requests at the sustained rate.
-    interval: u64,
-    /// How far ahead of now the arrival time may run: the burst, less the request at hand.
+    gcra: Gcra,
+    /// How far ahead of now the arrival time may run, in nanoseconds: the burst, less the
+    /// request at hand.
     tolerance: u64,
-    /// The theoretical arrival time of the next request, in nanoseconds since `origin`.
-    arrival: AtomicU64,
 }
 
 impl RateLimiter {
     /// A limiter with a full burst available. The limit must be within the bounds the consumers
     /// file checks; values outside are clamped.
     pub fn new(limit: RateLimit) -> Self {
-        let per_second = limit.per_second.clamp(1e-6, MAX_RATE_PER_SECOND);
-        let interval = Duration::from_secs_f64(1.0 / per_second);
-        let interval = u64::try_from(interval.as_nanos())
-            .unwrap_or(u64::MAX)
-            .max(1);
+        let gcra = Gcra::new(limit.per_second.clamp(1e-6, MAX_RATE_PER_SECOND));
         let burst = u64::from(limit.burst.clamp(1, MAX_BURST));
         Self {
             limit,
-            origin: Instant::now(),
-            interval,
-            tolerance: interval.saturating_mul(burst - 1),
-            arrival: AtomicU64::new(0),
+            tolerance: gcra.interval_nanos().saturating_mul(burst - 1),
+            gcra,
         }
     }
 
@@ -62,26 +53,7 @@ impl RateLimiter {
 
     /// Admits a request at `now`, or says how long until one would be admitted.
     pub fn try_acquire(&self, now: Instant) -> Result<(), Duration> {
-        let now = u64::try_from(now.saturating_duration_since(self.origin).as_nanos())
-            .unwrap_or(u64::MAX);
-        let mut current = self.arrival.load(Ordering::Relaxed);
-        loop {
-            let arrival = current.max(now);
-            let ahead = arrival - now;
-            if ahead > self.tolerance {
-                return Err(Duration::from_nanos(ahead - self.tolerance));
-            }
-            let next = arrival.saturating_add(self.interval);
-            match self.arrival.compare_exchange_weak(
-                current,
-                next,
-                Ordering::Relaxed,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => return Ok(()),
-                Err(actual) => current = actual,
-            }
-        }
+        self.gcra.reserve(now, self.tolerance).map(drop)
     }
 }
 

@@ -2,10 +2,12 @@
 //! per second, with a bounded queue in front; whatever does not fit is shed at once.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{Semaphore, SemaphorePermit};
+
+use crate::gcra::{Gcra, nanos};
+use crate::metrics::MetricLabel;
 
 /// The budget's limits.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -53,15 +55,28 @@ impl ShedReason {
     }
 }
 
+impl MetricLabel for ShedReason {
+    const NAME: &'static str = "reason";
+    const ALL: &'static [Self] = &[Self::QueueFull, Self::QueueTimeout, Self::RateLimited];
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Shared by every fetch to one upstream.
 #[derive(Debug)]
 pub struct UpstreamBudget {
     settings: BudgetSettings,
     slots: Semaphore,
     queued: AtomicUsize,
-    /// The earliest moment the next request may start under the rate limit (GCRA's
-    /// theoretical arrival time).
-    next_start: Mutex<Instant>,
+    /// The rate limit, if any: the gateway's one GCRA, whose slots may run ahead of now by as
+    /// long as a fetch may wait.
+    rate: Option<Gcra>,
 }
 
 /// A slot to send one request; dropping it frees the slot.
@@ -86,7 +101,7 @@ impl UpstreamBudget {
             slots: Semaphore::new(settings.max_concurrency.max(1)),
             settings,
             queued: AtomicUsize::new(0),
-            next_start: Mutex::new(Instant::now()),
+            rate: settings.max_rate.map(Gcra::new),
         }
     }
 
@@ -98,9 +113,15 @@ impl UpstreamBudget {
     /// Waits for leave to send one request, or sheds it.
     pub async fn acquire(&self) -> Result<UpstreamPermit<'_>, ShedReason> {
         let deadline = Instant::now() + self.settings.queue_timeout;
-        if let Some(rate) = self.settings.max_rate {
-            let start_at = self.reserve_rate_slot(rate, deadline)?;
-            tokio::time::sleep_until(start_at.into()).await;
+        if let Some(rate) = &self.rate {
+            let now = Instant::now();
+            // A slot that would start after the deadline is refused without taking a place.
+            let wait = rate
+                .reserve(now, nanos(deadline.saturating_duration_since(now)))
+                .map_err(|_| ShedReason::RateLimited)?;
+            if !wait.is_zero() {
+                tokio::time::sleep_until((now + wait).into()).await;
+            }
         }
         if let Ok(slot) = self.slots.try_acquire() {
             return Ok(UpstreamPermit { _slot: slot });
@@ -115,23 +136,6 @@ impl UpstreamBudget {
             // The semaphore is never closed; a closed one would mean shutting down.
             Ok(Err(_)) | Err(_) => Err(ShedReason::QueueTimeout),
         }
-    }
-
-    /// GCRA: each request pushes the next allowed start by one interval; one that would have to
-    /// start after the deadline is refused without taking a slot.
-    fn reserve_rate_slot(&self, rate: f64, deadline: Instant) -> Result<Instant, ShedReason> {
-        let interval = Duration::from_secs_f64(1.0 / rate.max(f64::MIN_POSITIVE));
-        let now = Instant::now();
-        let mut next_start = self
-            .next_start
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        let start_at = (*next_start).max(now);
-        if start_at > deadline {
-            return Err(ShedReason::RateLimited);
-        }
-        *next_start = start_at + interval;
-        Ok(start_at)
     }
 }
 
