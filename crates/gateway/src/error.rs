@@ -1,5 +1,7 @@
 //! `GatewayError`: every answer the gateway gives on its own behalf, and the one place where
-//! such answers become responses in Alumio's `Error` shape.
+//! answers become responses in Alumio's `Error` shape: [`api_error`] builds every such body,
+//! [`error_response`] every such response, and [`retry_after`] every `Retry-After`, for these
+//! errors, access denials and the admin API alike.
 
 use std::time::Duration;
 
@@ -9,7 +11,7 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode, header};
 
 /// What Alumio itself puts in `type`, so consumers can treat both alike.
-pub(crate) const ERROR_TYPE: &str = "https://tools.ietf.org/html/rfc2616#section-10";
+const ERROR_TYPE: &str = "https://tools.ietf.org/html/rfc2616#section-10";
 
 /// An error the gateway answers itself. Messages are for consumers: they say what happened
 /// without internals; the cause is logged where the error is made.
@@ -75,18 +77,34 @@ impl GatewayError {
 
     /// The body in Alumio's `Error` shape.
     pub fn to_api_error(&self) -> ApiError {
-        let status = self.status();
-        let mut error = ApiError::new(
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Error"),
-        )
-        .with_type(ERROR_TYPE)
-        .with_detail(self.to_string());
+        let mut error = api_error(self.status(), self.to_string());
         if let Self::InvalidParameter { parameter, reason } = self {
             error = error.with_violation(Violation::new(*parameter, reason.clone()));
         }
         error
     }
+}
+
+/// The one builder of Alumio-shaped bodies: `status` with its reason as `title`, Alumio's own
+/// `type`, and `detail` in words for the consumer. Callers add violations where they have any.
+pub(crate) fn api_error(status: StatusCode, detail: impl Into<String>) -> ApiError {
+    ApiError::new(
+        status.as_u16(),
+        status.canonical_reason().unwrap_or("Error"),
+    )
+    .with_type(ERROR_TYPE)
+    .with_detail(detail)
+}
+
+/// The one `Retry-After` rule: whole seconds, rounded up and at least one, so a client that
+/// obeys is never early (a breaker with 1.2 s of cool-down left says 2, not 1).
+pub(crate) fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
+}
+
+/// [`retry_after_secs`] as a header value.
+pub(crate) fn retry_after(wait: Duration) -> HeaderValue {
+    HeaderValue::from(retry_after_secs(wait))
 }
 
 /// Serializes an `Error` body; it cannot fail for these types, but a fixed body stands in
@@ -121,13 +139,55 @@ impl IntoResponse for GatewayError {
                 headers.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD"));
             }
             Self::Overloaded { retry_after } | Self::CircuitOpen { retry_after } => {
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from(retry_after.as_secs().max(1)),
-                );
+                headers.insert(header::RETRY_AFTER, self::retry_after(retry_after));
             }
             _ => {}
         }
         response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after_of(error: GatewayError) -> String {
+        let response = error.into_response();
+        response.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn retry_after_rounds_up_to_whole_seconds_and_is_at_least_one() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_secs(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1001)), 2);
+        assert_eq!(retry_after_secs(Duration::from_secs(30)), 30);
+    }
+
+    #[test]
+    fn a_circuit_open_503_never_asks_a_client_back_before_the_breaker_admits() {
+        let retry_after = Duration::from_millis(1200);
+        assert_eq!(
+            retry_after_of(GatewayError::CircuitOpen { retry_after }),
+            "2"
+        );
+        assert_eq!(
+            retry_after_of(GatewayError::Overloaded { retry_after }),
+            "2"
+        );
+    }
+
+    #[test]
+    fn every_body_has_alumio_s_type_and_the_status_s_reason() {
+        let error = api_error(StatusCode::UNAUTHORIZED, "who are you");
+        let body: serde_json::Value = serde_json::from_slice(&api_error_body(&error)).unwrap();
+        assert_eq!(body["status"], "401");
+        assert_eq!(body["title"], "Unauthorized");
+        assert_eq!(body["type"], ERROR_TYPE);
+        assert_eq!(body["detail"], "who are you");
     }
 }

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 
 use super::metrics::DenialReason;
-use crate::error::{ERROR_TYPE, error_response};
+use crate::error::{api_error, error_response, retry_after};
 
 /// Why a request is refused.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -65,13 +65,7 @@ impl Denial {
 
     /// The body in Alumio's `Error` shape.
     pub fn to_api_error(&self) -> ApiError {
-        let status = self.status();
-        let error = ApiError::new(
-            status.as_u16(),
-            status.canonical_reason().unwrap_or("Error"),
-        )
-        .with_type(ERROR_TYPE)
-        .with_detail(self.detail());
+        let error = api_error(self.status(), self.detail());
         match self {
             Self::Space(_) => error.with_violation(Violation::new(
                 "space",
@@ -101,10 +95,8 @@ impl IntoResponse for Denial {
                     ),
                 );
             }
-            Self::RateLimited { retry_after } => {
-                // Whole seconds, rounded up, so a client that obeys is admitted.
-                let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            Self::RateLimited { retry_after: wait } => {
+                headers.insert(header::RETRY_AFTER, retry_after(wait));
             }
             Self::Space(_) => {}
         }

@@ -11,7 +11,7 @@ use secrecy::{ExposeSecret, SecretString};
 
 use crate::access::{DenialReason, SecretDigest, bearer_digest, secret_problem};
 use crate::config::{ConfigError, Settings, read_secret_file};
-use crate::error::{ERROR_TYPE, error_response};
+use crate::error::{api_error, error_response};
 use crate::state::AppState;
 
 /// The admin token, as its digest.
@@ -79,9 +79,10 @@ pub(super) async fn require_admin_token(
 
 fn unauthorized() -> Response {
     let status = StatusCode::UNAUTHORIZED;
-    let error = alumio_models::ApiError::new(status.as_u16(), "Unauthorized")
-        .with_type(ERROR_TYPE)
-        .with_detail("the admin token is required: send 'Authorization: Bearer <admin token>'");
+    let error = api_error(
+        status,
+        "the admin token is required: send 'Authorization: Bearer <admin token>'",
+    );
     let mut response = error_response(status, &error);
     response.headers_mut().insert(
         header::WWW_AUTHENTICATE,

@@ -12,7 +12,7 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::error::{GatewayError, api_error_body};
+use crate::error::{GatewayError, api_error_body, retry_after_secs};
 
 /// When a refused client should try again.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -83,7 +83,7 @@ pub(super) fn overloaded_answer() -> Bytes {
          \r\n",
         status.as_u16(),
         status.canonical_reason().unwrap_or("Service Unavailable"),
-        RETRY_AFTER.as_secs(),
+        retry_after_secs(RETRY_AFTER),
         body.len(),
     );
     let mut answer = Vec::with_capacity(head.len() + body.len());
