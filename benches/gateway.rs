@@ -10,11 +10,12 @@ use std::time::{Duration, Instant};
 
 use alumio_gateway::access::AccessPolicy;
 use alumio_gateway::cache::{MokaResponseCache, ResponseCache};
+use alumio_gateway::entry::CacheOutcome;
 use alumio_gateway::entry::{EntryKind, StoredResponse};
 use alumio_gateway::fetch::read_task_answer;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::{PurgeScope, TaskKey};
-use alumio_gateway::render::{CacheOutcome, render};
+use alumio_gateway::render::render;
 use alumio_gateway::{AppState, StateSettings, app};
 use alumio_models::{DetailedTaskResult, SpaceIdentifier, TaskIdentifier};
 use alumio_sim::{SimConfig, Simulator};

@@ -9,6 +9,10 @@ use moka::Expiry;
 use crate::entry::StoredResponse;
 use crate::key::{PurgeScope, TaskKey};
 
+mod metrics;
+
+pub use metrics::CacheMetrics;
+
 /// A store of answers by key. Lookups are synchronous so that a hit never waits.
 pub trait ResponseCache: Send + Sync + 'static {
     /// The stored answer for `key`, fresh or not, if it is still kept.

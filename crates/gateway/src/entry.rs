@@ -7,6 +7,9 @@ use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use sha2::{Digest, Sha256};
 
+use crate::hex;
+use crate::metrics::MetricLabel;
+
 /// What kind of answer an entry holds; it chose the entry's time to live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EntryKind {
@@ -39,6 +42,56 @@ pub struct StoredResponse {
     pub fresh_for: Duration,
     /// What the answer is.
     pub kind: EntryKind,
+}
+
+/// How the gateway came by the answer it sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CacheOutcome {
+    /// Served from the cache while fresh.
+    Hit,
+    /// Fetched from Alumio for this request, and stored if it may be.
+    Miss,
+    /// Joined a fetch another request had already started for the same key.
+    Collapsed,
+    /// Served a copy past its freshness.
+    Stale(StaleReason),
+}
+
+/// Why a stale copy was served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StaleReason {
+    /// Within stale-while-revalidate: a refresh runs in the background.
+    Revalidating,
+    /// Alumio failed (or the gateway is protecting it) and this is the last good answer.
+    UpstreamFailed,
+}
+
+impl MetricLabel for StaleReason {
+    const NAME: &'static str = "reason";
+    const ALL: &'static [Self] = &[Self::Revalidating, Self::UpstreamFailed];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Revalidating => "revalidating",
+            Self::UpstreamFailed => "upstream-failed",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl CacheOutcome {
+    /// The outcome as a lowercase word for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Hit => "hit",
+            Self::Miss => "miss",
+            Self::Collapsed => "collapsed",
+            Self::Stale(_) => "stale",
+        }
+    }
 }
 
 /// Bookkeeping bytes an entry costs beyond its body, validator, content type and key: the
@@ -119,15 +172,9 @@ fn compact_header(value: HeaderValue) -> HeaderValue {
 /// `"` + the first 128 bits of the body's SHA-256 in hex + `"`: the same bytes always give the
 /// same tag, on every replica of the gateway.
 fn strong_etag(body: &[u8]) -> HeaderValue {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
     let digest = Sha256::digest(body);
-    let mut tag = Vec::with_capacity(34);
-    tag.push(b'"');
-    for byte in &digest[..16] {
-        tag.push(HEX[usize::from(byte >> 4)]);
-        tag.push(HEX[usize::from(byte & 0x0f)]);
-    }
-    tag.push(b'"');
+    let mut tag = vec![b'"'; 34];
+    hex::encode_into(&digest[..16], &mut tag[1..33]);
     HeaderValue::from_maybe_shared(Bytes::from(tag)).unwrap_or(HeaderValue::from_static("\"0\""))
 }
 

@@ -7,6 +7,7 @@ use alumio_models::{IdentifierKind, ModelError, SpaceIdentifier, TaskIdentifier}
 use percent_encoding::percent_decode_str;
 
 use crate::error::GatewayError;
+use crate::metrics::MetricLabel;
 
 /// The path prefix of the task endpoint; the rest of the path is the identifier.
 pub const TASKS_PATH_PREFIX: &str = "/api/v1/tasks/";
@@ -100,14 +101,50 @@ impl PurgeScope {
         }
     }
 
+    /// What kind of scope it is, without the key or space it names.
+    pub fn kind(&self) -> PurgeKind {
+        match self {
+            Self::Task(_) => PurgeKind::Task,
+            Self::Space(_) => PurgeKind::Space,
+            Self::WithoutSpace => PurgeKind::WithoutSpace,
+            Self::All => PurgeKind::All,
+        }
+    }
+
     /// The scope as a metric label.
     pub fn as_str(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// The kinds of [`PurgeScope`], as the `scope` label of purge metrics says them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeKind {
+    /// [`PurgeScope::Task`].
+    Task,
+    /// [`PurgeScope::Space`].
+    Space,
+    /// [`PurgeScope::WithoutSpace`].
+    WithoutSpace,
+    /// [`PurgeScope::All`].
+    All,
+}
+
+impl MetricLabel for PurgeKind {
+    const NAME: &'static str = "scope";
+    const ALL: &'static [Self] = &[Self::Task, Self::Space, Self::WithoutSpace, Self::All];
+
+    fn as_str(self) -> &'static str {
         match self {
-            Self::Task(_) => "task",
-            Self::Space(_) => "space",
+            Self::Task => "task",
+            Self::Space => "space",
             Self::WithoutSpace => "without-space",
             Self::All => "all",
         }
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 

@@ -8,51 +8,7 @@ use axum::body::Body;
 use axum::response::Response;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
-use crate::entry::StoredResponse;
-
-/// How the gateway came by the answer it sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CacheOutcome {
-    /// Served from the cache while fresh.
-    Hit,
-    /// Fetched from Alumio for this request, and stored if it may be.
-    Miss,
-    /// Joined a fetch another request had already started for the same key.
-    Collapsed,
-    /// Served a copy past its freshness.
-    Stale(StaleReason),
-}
-
-/// Why a stale copy was served.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StaleReason {
-    /// Within stale-while-revalidate: a refresh runs in the background.
-    Revalidating,
-    /// Alumio failed (or the gateway is protecting it) and this is the last good answer.
-    UpstreamFailed,
-}
-
-impl StaleReason {
-    /// The reason as a lowercase word for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Revalidating => "revalidating",
-            Self::UpstreamFailed => "upstream-failed",
-        }
-    }
-}
-
-impl CacheOutcome {
-    /// The outcome as a lowercase word for logs and metrics.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Hit => "hit",
-            Self::Miss => "miss",
-            Self::Collapsed => "collapsed",
-            Self::Stale(_) => "stale",
-        }
-    }
-}
+use crate::entry::{CacheOutcome, StaleReason, StoredResponse};
 
 /// `X-Cache`, the header most caches and tools already read.
 pub const X_CACHE: HeaderName = HeaderName::from_static("x-cache");

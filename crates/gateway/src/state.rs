@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use alumio_transport::AlumioClient;
 
-use crate::access::AccessPolicy;
-use crate::cache::{MokaResponseCache, ResponseCache};
+use crate::access::{AccessMetrics, AccessPolicy};
+use crate::cache::{CacheMetrics, MokaResponseCache, ResponseCache};
 use crate::config::Settings;
-use crate::fetch::{FetchPolicy, Fetcher};
+use crate::fetch::{FetchMetrics, FetchPolicy, Fetcher};
 use crate::freshness::FreshnessPolicy;
-use crate::metrics::GatewayMetrics;
+use crate::metrics::MetricsRegistry;
 use crate::upstream::{BreakerSettings, BudgetSettings, FailureBackoff};
 
 /// The settings the request path needs, resolved from configuration.
@@ -80,6 +80,24 @@ impl From<&Settings> for StateSettings {
     }
 }
 
+/// The metrics of one gateway: the registry every component registers its own metrics with
+/// when it is built, and the handles the request handlers count into. The fetcher's are
+/// handed to it; the admin router registers its own.
+pub struct GatewayMetrics {
+    registry: MetricsRegistry,
+    /// How requests were answered, and how full the cache is.
+    pub cache: CacheMetrics,
+    /// Refused requests and consumers-file reloads.
+    pub access: AccessMetrics,
+}
+
+impl GatewayMetrics {
+    /// The registry, for components built later and for the exposition.
+    pub fn registry(&self) -> &MetricsRegistry {
+        &self.registry
+    }
+}
+
 /// Shared, cheaply cloned state of one gateway.
 #[derive(Clone)]
 pub struct AppState {
@@ -92,7 +110,7 @@ struct StateInner {
     stale_while_revalidate: Duration,
     cache: Arc<dyn ResponseCache>,
     fetcher: Arc<Fetcher>,
-    metrics: Arc<GatewayMetrics>,
+    metrics: GatewayMetrics,
     access: AccessPolicy,
 }
 
@@ -104,7 +122,7 @@ impl AppState {
             settings.cache_max_bytes,
             settings.stale_if_error.max(settings.stale_while_revalidate),
         ));
-        let metrics = Arc::new(GatewayMetrics::new());
+        let registry = MetricsRegistry::new();
         let fetcher = Arc::new(Fetcher::new(
             upstream,
             Arc::clone(&cache),
@@ -114,8 +132,13 @@ impl AppState {
                 backoff: settings.backoff,
                 budget: settings.budget,
             },
-            Arc::clone(&metrics),
+            FetchMetrics::register(&registry),
         ));
+        let metrics = GatewayMetrics {
+            cache: CacheMetrics::register(&registry),
+            access: AccessMetrics::register(&registry),
+            registry,
+        };
         Self {
             inner: Arc::new(StateInner {
                 request_timeout: settings.request_timeout,

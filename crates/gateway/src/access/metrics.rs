@@ -1,13 +1,7 @@
 //! The access metrics: refused requests by reason and consumers-file reloads by result,
-//! registered on the gateway's own recorder.
+//! registered on the gateway's registry when the state is built.
 
-use metrics::{Counter, Key, Label, Metadata, Recorder};
-
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
-
-const DENIED: &str = "alumio_gateway_denied_requests_total";
-const RELOADS: &str = "alumio_gateway_consumer_reloads_total";
+use crate::metrics::{LabelledCounter, MetricLabel, MetricsRegistry};
 
 /// Why a request was refused, as the `reason` label says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,14 +19,6 @@ pub enum DenialReason {
 }
 
 impl DenialReason {
-    const ALL: [Self; 5] = [
-        Self::MissingKey,
-        Self::UnknownKey,
-        Self::Space,
-        Self::RateLimited,
-        Self::AdminToken,
-    ];
-
     /// The reason as a label value and log word.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -45,50 +31,83 @@ impl DenialReason {
     }
 }
 
+impl MetricLabel for DenialReason {
+    const NAME: &'static str = "reason";
+    const ALL: &'static [Self] = &[
+        Self::MissingKey,
+        Self::UnknownKey,
+        Self::Space,
+        Self::RateLimited,
+        Self::AdminToken,
+    ];
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How a reload of the consumers file ended, as the `result` label says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReloadResult {
+    /// The file was read and put in force.
+    Ok,
+    /// The previous consumers stay in force.
+    Failed,
+}
+
+impl MetricLabel for ReloadResult {
+    const NAME: &'static str = "result";
+    const ALL: &'static [Self] = &[Self::Ok, Self::Failed];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Failed => "failed",
+        }
+    }
+
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Counters of access decisions; cheap to clone, all clones count together.
 #[derive(Clone)]
 pub struct AccessMetrics {
-    denied: [Counter; 5],
-    reloads_ok: Counter,
-    reloads_failed: Counter,
+    denied: LabelledCounter<DenialReason>,
+    reloads: LabelledCounter<ReloadResult>,
 }
 
 impl AccessMetrics {
-    /// Registers the counters with `recorder`.
-    pub(crate) fn register(recorder: &impl Recorder) -> Self {
-        recorder.describe_counter(
-            DENIED.into(),
-            None,
-            "Requests refused before any cache or upstream work, by reason".into(),
-        );
-        recorder.describe_counter(
-            RELOADS.into(),
-            None,
-            "Reloads of the consumers file, by result (failed: the previous file stays)".into(),
-        );
-        let counter = |name: &'static str, label: &'static str, value: &'static str| {
-            let key = Key::from_parts(name, vec![Label::new(label, value)]);
-            recorder.register_counter(&key, &METADATA)
-        };
+    /// Registers the counters with `registry`.
+    pub fn register(registry: &MetricsRegistry) -> Self {
         Self {
-            denied: DenialReason::ALL.map(|reason| counter(DENIED, "reason", reason.as_str())),
-            reloads_ok: counter(RELOADS, "result", "ok"),
-            reloads_failed: counter(RELOADS, "result", "failed"),
+            denied: registry.labelled_counter(
+                "alumio_gateway_denied_requests_total",
+                "Requests refused before any cache or upstream work, by reason",
+            ),
+            reloads: registry.labelled_counter(
+                "alumio_gateway_consumer_reloads_total",
+                "Reloads of the consumers file, by result (failed: the previous file stays)",
+            ),
         }
     }
 
     /// Counts one refused request.
     pub fn record_denied(&self, reason: DenialReason) {
-        // `ALL` lists the reasons in declaration order.
-        self.denied[reason as usize].increment(1);
+        self.denied.increment(reason);
     }
 
     /// Counts one reload of the consumers file.
     pub fn record_reload(&self, ok: bool) {
-        if ok {
-            self.reloads_ok.increment(1);
+        self.reloads.increment(if ok {
+            ReloadResult::Ok
         } else {
-            self.reloads_failed.increment(1);
-        }
+            ReloadResult::Failed
+        });
     }
 }

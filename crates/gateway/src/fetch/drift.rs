@@ -5,14 +5,9 @@
 use std::time::{Duration, Instant};
 
 use alumio_models::{ApiError, DetailedTaskResult, Rejection};
-use metrics::{Counter, Key, Label, Metadata, Recorder};
 
 use crate::key::TaskKey;
-
-static METADATA: Metadata<'static> =
-    Metadata::new(module_path!(), metrics::Level::INFO, Some(module_path!()));
-
-const UNEXPECTED_SHAPE: &str = "alumio_gateway_upstream_unexpected_shape_total";
+use crate::metrics::{LabelledCounter, MetricLabel};
 
 /// Keys remembered as warned about. Past this many, the least recently warned are forgotten
 /// and may be warned about again sooner: the table stays small whatever Alumio sends.
@@ -30,15 +25,23 @@ pub enum DriftKind {
     Error,
 }
 
-impl DriftKind {
-    /// The kind as a label value and log word.
-    pub fn as_str(self) -> &'static str {
+impl MetricLabel for DriftKind {
+    const NAME: &'static str = "kind";
+    const ALL: &'static [Self] = &[Self::Task, Self::Error];
+
+    fn as_str(self) -> &'static str {
         match self {
             Self::Task => "task",
             Self::Error => "error",
         }
     }
 
+    fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl DriftKind {
     fn rejection(self, body: &[u8]) -> Option<Rejection> {
         match self {
             Self::Task => Rejection::of::<DetailedTaskResult>(body),
@@ -47,50 +50,18 @@ impl DriftKind {
     }
 }
 
-/// Counters of relayed answers the typed model could not read; clones count together.
-#[derive(Clone)]
-pub struct DriftMetrics {
-    task: Counter,
-    error: Counter,
-}
-
-impl DriftMetrics {
-    /// Registers the counters with `recorder`.
-    pub(crate) fn register(recorder: &impl Recorder) -> Self {
-        recorder.describe_counter(
-            UNEXPECTED_SHAPE.into(),
-            None,
-            "Answers relayed from Alumio that the typed model could not read, by kind".into(),
-        );
-        let counter = |kind: DriftKind| {
-            let key = Key::from_parts(UNEXPECTED_SHAPE, vec![Label::new("kind", kind.as_str())]);
-            recorder.register_counter(&key, &METADATA)
-        };
-        Self {
-            task: counter(DriftKind::Task),
-            error: counter(DriftKind::Error),
-        }
-    }
-
-    fn record(&self, kind: DriftKind) {
-        match kind {
-            DriftKind::Task => self.task.increment(1),
-            DriftKind::Error => self.error.increment(1),
-        }
-    }
-}
-
 /// Counts drifted answers and warns about them, once per key per window.
 pub(crate) struct DriftLog {
-    metrics: DriftMetrics,
+    /// `alumio_gateway_upstream_unexpected_shape_total`, by kind.
+    unexpected_shape: LabelledCounter<DriftKind>,
     /// When each key was last warned about.
     warned: moka::sync::Cache<TaskKey, Instant>,
 }
 
 impl DriftLog {
-    pub(crate) fn new(metrics: DriftMetrics) -> Self {
+    pub(crate) fn new(unexpected_shape: LabelledCounter<DriftKind>) -> Self {
         Self {
-            metrics,
+            unexpected_shape,
             warned: moka::sync::Cache::new(WARNED_KEYS),
         }
     }
@@ -106,7 +77,7 @@ impl DriftLog {
         window: Duration,
         request_id: &str,
     ) {
-        self.metrics.record(kind);
+        self.unexpected_shape.increment(kind);
         if !self.should_warn(key, window.max(MIN_WINDOW), Instant::now()) {
             return;
         }
@@ -137,17 +108,16 @@ impl DriftLog {
 
 #[cfg(test)]
 mod tests {
-    use metrics_exporter_prometheus::PrometheusBuilder;
-
     use super::*;
+    use crate::metrics::MetricsRegistry;
 
     fn key(identifier: &str) -> TaskKey {
         TaskKey::new(identifier.parse().unwrap(), None)
     }
 
     fn log() -> DriftLog {
-        let recorder = PrometheusBuilder::new().build_recorder();
-        DriftLog::new(DriftMetrics::register(&recorder))
+        let registry = MetricsRegistry::new();
+        DriftLog::new(registry.labelled_counter("drift_total", "test"))
     }
 
     #[test]

@@ -11,6 +11,7 @@
 
 mod classify;
 mod drift;
+mod metrics;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -22,17 +23,17 @@ use tokio::sync::watch;
 
 pub use classify::{TaskAnswer, allows_stale, read_task_answer};
 use classify::{classify, error_for_failure, is_upstream_failure};
+pub use drift::DriftKind;
 use drift::DriftLog;
-pub use drift::{DriftKind, DriftMetrics};
+pub use metrics::{FetchMetrics, UpstreamClass};
 
 use crate::cache::ResponseCache;
+use crate::entry::CacheOutcome;
 use crate::entry::StoredResponse;
 use crate::error::GatewayError;
 use crate::freshness::FreshnessPolicy;
 pub use crate::key::PurgeScope;
 use crate::key::TaskKey;
-use crate::metrics::GatewayMetrics;
-use crate::render::CacheOutcome;
 use crate::upstream::{
     BreakerSettings, BreakerState, BudgetSettings, CircuitBreaker, FailureBackoff, KeyBackoff,
     RememberedAnswer, UpstreamBudget,
@@ -94,7 +95,7 @@ pub struct Fetcher {
     upstream: AlumioClient,
     cache: Arc<dyn ResponseCache>,
     freshness: FreshnessPolicy,
-    metrics: Arc<GatewayMetrics>,
+    metrics: FetchMetrics,
     drift: DriftLog,
     breaker: CircuitBreaker,
     backoff: KeyBackoff<FetchResult>,
@@ -103,18 +104,18 @@ pub struct Fetcher {
 }
 
 impl Fetcher {
-    /// A fetcher that asks `upstream` and stores into `cache`.
+    /// A fetcher that asks `upstream`, stores into `cache` and counts into `metrics`.
     pub fn new(
         upstream: AlumioClient,
         cache: Arc<dyn ResponseCache>,
         policy: FetchPolicy,
-        metrics: Arc<GatewayMetrics>,
+        metrics: FetchMetrics,
     ) -> Self {
         Self {
             upstream,
             cache,
             freshness: policy.freshness,
-            drift: DriftLog::new(metrics.drift.clone()),
+            drift: DriftLog::new(metrics.unexpected_shape.clone()),
             metrics,
             breaker: CircuitBreaker::new(policy.breaker),
             backoff: KeyBackoff::new(policy.backoff),
@@ -288,7 +289,7 @@ impl Fetcher {
             Ok(permit) => permit,
             Err(reason) => {
                 ticket.abandon();
-                self.metrics.record_shed(reason);
+                self.metrics.shed.increment(reason);
                 tracing::warn!(
                     request_id,
                     ?key,

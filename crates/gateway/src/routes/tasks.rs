@@ -9,10 +9,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, Method};
 
 use crate::access;
+use crate::entry::{CacheOutcome, StaleReason};
 use crate::error::GatewayError;
 use crate::fetch::allows_stale;
 use crate::key::{TASKS_PATH_PREFIX, TaskKey};
-use crate::render::{CacheOutcome, StaleReason, render};
+use crate::render::render;
 use crate::routes::REQUEST_ID;
 use crate::state::AppState;
 
@@ -41,9 +42,9 @@ fn is_task_path(path: &str) -> bool {
 /// none of its headers.
 async fn get_task(State(state): State<AppState>, request: Request) -> Response {
     let (parts, _body) = request.into_parts();
-    let admission = match access::admit(&state, &parts.headers) {
+    let admission = match access::admit(state.access(), &parts.headers) {
         Ok(admission) => admission,
-        Err(refusal) => return refusal.into_response(&state),
+        Err(refusal) => return refusal.into_response(&state.metrics().access),
     };
     let key = match TaskKey::from_path_and_query(parts.uri.path(), parts.uri.query()) {
         Ok(key) => key,
@@ -54,7 +55,7 @@ async fn get_task(State(state): State<AppState>, request: Request) -> Response {
         }
     };
     if let Err(refusal) = admission.authorize(&key) {
-        return refusal.into_response(&state);
+        return refusal.into_response(&state.metrics().access);
     }
     let mut response = serve(&state, &key, &parts.method, &parts.headers).await;
     admission.tag(&mut response, Some(&key));
@@ -69,7 +70,7 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
     if let Some(entry) = &cached
         && entry.is_fresh(now)
     {
-        state.metrics().cache_hits.increment(1);
+        state.metrics().cache.hits.increment(1);
         return render(entry, CacheOutcome::Hit, true, method, headers);
     }
     // Only what goes past a fresh hit needs the request id, to name it in the fetch's logs.
@@ -81,7 +82,11 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
         && entry.stale_for(now) < state.stale_while_revalidate()
     {
         state.fetcher().refresh_in_background(key, request_id);
-        state.metrics().record_stale(StaleReason::Revalidating);
+        state
+            .metrics()
+            .cache
+            .stale_served
+            .increment(StaleReason::Revalidating);
         let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
         return render(entry, outcome, true, method, headers);
     }
@@ -92,13 +97,17 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
         Err(_) => (Err(GatewayError::UpstreamTimeout), CacheOutcome::Miss),
     };
     if let Some(stale) = last_good.filter(|_| allows_stale(&result)) {
-        state.metrics().record_stale(StaleReason::UpstreamFailed);
+        state
+            .metrics()
+            .cache
+            .stale_served
+            .increment(StaleReason::UpstreamFailed);
         let outcome = CacheOutcome::Stale(StaleReason::UpstreamFailed);
         return render(&stale, outcome, true, method, headers);
     }
     match outcome {
-        CacheOutcome::Hit => state.metrics().cache_hits.increment(1),
-        _ => state.metrics().cache_misses.increment(1),
+        CacheOutcome::Hit => state.metrics().cache.hits.increment(1),
+        _ => state.metrics().cache.misses.increment(1),
     }
     match result {
         Ok(fetched) => render(&fetched.response, outcome, fetched.stored, method, headers),

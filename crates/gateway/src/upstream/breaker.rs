@@ -4,6 +4,8 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use crate::metrics::MetricLabel;
+
 /// When the breaker opens and how long it stays open.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BreakerSettings {
@@ -50,6 +52,20 @@ impl BreakerState {
             Self::Open => 1.0,
             Self::HalfOpen => 2.0,
         }
+    }
+}
+
+/// As a label, the state a transition enters (`to`).
+impl MetricLabel for BreakerState {
+    const NAME: &'static str = "to";
+    const ALL: &'static [Self] = &[Self::Closed, Self::Open, Self::HalfOpen];
+
+    fn as_str(self) -> &'static str {
+        Self::as_str(self)
+    }
+
+    fn index(self) -> usize {
+        self as usize
     }
 }
 
@@ -237,6 +253,33 @@ mod tests {
         assert_eq!(breaker.state(), BreakerState::Open);
         let (refused, _) = breaker.admit(Instant::now());
         assert!(refused.unwrap_err() <= Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_circuit_open_503_never_asks_a_client_back_before_the_breaker_admits() {
+        use axum::response::IntoResponse;
+
+        let breaker = CircuitBreaker::new(BreakerSettings {
+            failure_threshold: 1,
+            cool_down: Duration::from_millis(1200),
+        });
+        let _ = fail(&breaker);
+        let asked = Instant::now();
+        let retry_after = breaker.admit(asked).0.unwrap_err();
+        let response = crate::error::GatewayError::CircuitOpen { retry_after }.into_response();
+        let header = response.headers()[http::header::RETRY_AFTER]
+            .to_str()
+            .unwrap();
+        assert_eq!(
+            header, "2",
+            "1.2 s of cool-down at most is left; 1 would be early"
+        );
+        let secs: u64 = header.parse().unwrap();
+        let (admitted, _) = breaker.admit(asked + Duration::from_secs(secs));
+        assert!(
+            admitted.is_ok(),
+            "a client back after Retry-After is let through"
+        );
     }
 
     #[test]
