@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use http::HeaderMap;
 
 use super::audit::{AUDIT_TARGET, AuditConsumer, AuditTag};
-use super::{Admitted, Denial};
+use super::metrics::AccessMetrics;
+use super::{AccessPolicy, Admitted, Denial};
 use crate::key::TaskKey;
-use crate::state::AppState;
 
 /// A caller let through the first check, and what its audit line will say.
 pub(crate) struct Admission {
@@ -28,9 +28,9 @@ pub(crate) struct Refusal {
 
 impl Refusal {
     /// The refusal in Alumio's `Error` shape, counted and tagged for the audit line.
-    pub(crate) fn into_response(self, state: &AppState) -> Response {
+    pub(crate) fn into_response(self, metrics: &AccessMetrics) -> Response {
         let reason = self.denial.reason();
-        state.metrics().access.record_denied(reason);
+        metrics.record_denied(reason);
         let mut response = self.denial.into_response();
         response.extensions_mut().insert(AuditTag {
             consumer: self.consumer,
@@ -41,9 +41,9 @@ impl Refusal {
     }
 }
 
-/// Identifies the caller and takes one request from its rate.
-pub(crate) fn admit(state: &AppState, headers: &HeaderMap) -> Result<Admission, Refusal> {
-    let admitted = match state.access().identify(headers) {
+/// Identifies the caller under `policy` and takes one request from its rate.
+pub(crate) fn admit(policy: &AccessPolicy, headers: &HeaderMap) -> Result<Admission, Refusal> {
+    let admitted = match policy.identify(headers) {
         Ok(admitted) => admitted,
         Err(denial) => {
             return Err(Refusal {

@@ -44,29 +44,3 @@ pub fn policy_from_settings(settings: &Settings) -> Result<AccessPolicy, ConfigE
         },
     })
 }
-
-/// Checks that the access and admin settings fit together; `Settings::load` calls it.
-pub(crate) fn check_access_settings(settings: &Settings) -> Result<(), ConfigError> {
-    let invalid = |setting: &'static str, reason: &str| {
-        Err(ConfigError::Invalid {
-            setting,
-            reason: reason.into(),
-        })
-    };
-    if settings.consumers.is_some() && settings.allow_anonymous {
-        return invalid("--allow-anonymous", "cannot be combined with --consumers");
-    }
-    if settings.admin_listen.is_some() && settings.admin_token_file.is_none() {
-        return invalid("--admin-token-file", "is required with --admin-listen");
-    }
-    if settings.metrics_on_admin && settings.admin_listen.is_none() {
-        return invalid("--metrics-on-admin", "needs --admin-listen");
-    }
-    if let Some(admin) = settings.admin_listen
-        && admin.port() != 0
-        && admin == settings.listen
-    {
-        return invalid("--admin-listen", "must differ from --listen");
-    }
-    Ok(())
-}

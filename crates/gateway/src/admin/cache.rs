@@ -1,53 +1,54 @@
 //! The admin API's cache handlers: purges, which every later request sees at once (requests
 //! already waiting on a fetch that began before the purge included), and statistics.
 
-use alumio_models::{ApiError, SpaceIdentifier};
+use alumio_models::SpaceIdentifier;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, Uri, header};
 
-use crate::error::{ERROR_TYPE, GatewayError, error_response};
+use super::Admin;
+use crate::error::{GatewayError, api_error, error_response};
 use crate::key::{PurgeScope, TASKS_PATH_PREFIX, TaskKey};
 use crate::state::AppState;
 
 /// `DELETE /admin/cache/tasks/{identifier}?space=`: the identifier and space are read exactly
 /// as the task endpoint reads them, so the purge names the very entry consumers are served.
-pub(super) async fn purge_task(State(state): State<AppState>, uri: Uri) -> Response {
+pub(super) async fn purge_task(State(admin): State<Admin>, uri: Uri) -> Response {
     let raw = uri
         .path()
         .strip_prefix("/admin/cache/tasks/")
         .unwrap_or_default();
     match TaskKey::from_path_and_query(&format!("{TASKS_PATH_PREFIX}{raw}"), uri.query()) {
-        Ok(key) => purge(&state, PurgeScope::Task(key)),
+        Ok(key) => purge(&admin, PurgeScope::Task(key)),
         Err(error) => error.into_response(),
     }
 }
 
 /// `DELETE /admin/cache/spaces/{space}`.
-pub(super) async fn purge_space(State(state): State<AppState>, uri: Uri) -> Response {
+pub(super) async fn purge_space(State(admin): State<Admin>, uri: Uri) -> Response {
     let raw = uri
         .path()
         .strip_prefix("/admin/cache/spaces/")
         .unwrap_or_default();
     match raw.parse::<SpaceIdentifier>() {
-        Ok(space) => purge(&state, PurgeScope::Space(space)),
+        Ok(space) => purge(&admin, PurgeScope::Space(space)),
         Err(error) => GatewayError::from(error).into_response(),
     }
 }
 
 /// `DELETE /admin/cache/without-space`.
-pub(super) async fn purge_without_space(State(state): State<AppState>) -> Response {
-    purge(&state, PurgeScope::WithoutSpace)
+pub(super) async fn purge_without_space(State(admin): State<Admin>) -> Response {
+    purge(&admin, PurgeScope::WithoutSpace)
 }
 
 /// `DELETE /admin/cache`.
-pub(super) async fn purge_all(State(state): State<AppState>) -> Response {
-    purge(&state, PurgeScope::All)
+pub(super) async fn purge_all(State(admin): State<Admin>) -> Response {
+    purge(&admin, PurgeScope::All)
 }
 
-fn purge(state: &AppState, scope: PurgeScope) -> Response {
-    state.fetcher().purge(&scope);
-    state.metrics().admin.record_purge(&scope);
+fn purge(admin: &Admin, scope: PurgeScope) -> Response {
+    admin.state.fetcher().purge(&scope);
+    admin.metrics.record_purge(&scope);
     tracing::info!(?scope, "cache purged through the admin api");
     StatusCode::NO_CONTENT.into_response()
 }
@@ -82,9 +83,7 @@ pub(super) async fn only_get() -> Response {
 
 fn method_not_allowed(allow: &'static str) -> Response {
     let status = StatusCode::METHOD_NOT_ALLOWED;
-    let error = ApiError::new(status.as_u16(), "Method Not Allowed")
-        .with_type(ERROR_TYPE)
-        .with_detail(format!("method not allowed, use {allow}"));
+    let error = api_error(status, format!("method not allowed, use {allow}"));
     let mut response = error_response(status, &error);
     response
         .headers_mut()

@@ -15,6 +15,7 @@ mod metrics;
 mod token;
 
 use axum::Router;
+use axum::extract::FromRef;
 use axum::routing::{delete, get};
 
 use crate::state::AppState;
@@ -31,9 +32,27 @@ pub struct AdminSettings {
     pub serve_metrics: bool,
 }
 
-/// The admin router over the same state as the consumer-facing one. Every route, the unknown
-/// ones included, answers 401 without the admin token.
+/// What the admin handlers share: the gateway's state and the admin API's own metrics.
+#[derive(Clone)]
+struct Admin {
+    state: AppState,
+    metrics: AdminMetrics,
+}
+
+impl FromRef<Admin> for AppState {
+    fn from_ref(admin: &Admin) -> Self {
+        admin.state.clone()
+    }
+}
+
+/// The admin router over the same state as the consumer-facing one, its metrics registered on
+/// the gateway's registry. Every route, the unknown ones included, answers 401 without the
+/// admin token.
 pub fn router(state: AppState, settings: AdminSettings) -> Router {
+    let admin = Admin {
+        metrics: AdminMetrics::register(state.metrics().registry()),
+        state: state.clone(),
+    };
     let mut router = Router::new()
         .route(
             "/admin/cache",
@@ -58,14 +77,14 @@ pub fn router(state: AppState, settings: AdminSettings) -> Router {
     if settings.serve_metrics {
         router = router.route(
             "/metrics",
-            get(crate::routes::operations::metrics).fallback(cache::only_get),
+            get(crate::exposition::metrics).fallback(cache::only_get),
         );
     }
     router
         .fallback(cache::not_found)
         .layer(axum::middleware::from_fn_with_state(
-            (state.clone(), settings.token),
+            (state, settings.token),
             token::require_admin_token,
         ))
-        .with_state(state)
+        .with_state(admin)
 }

@@ -1,7 +1,7 @@
 //! The gateway's HTTP surface: the task endpoint, operations endpoints and the answers for
 //! everything else, all in Alumio's `Error` shape.
 
-pub(crate) mod operations;
+mod operations;
 mod request_id;
 mod tasks;
 
@@ -27,7 +27,7 @@ fn consumer_router(state: AppState, with_metrics: bool) -> Router {
         .route("/healthz", get(operations::healthz))
         .route("/readyz", get(operations::readyz));
     if with_metrics {
-        router = router.route("/metrics", get(operations::metrics));
+        router = router.route("/metrics", get(crate::exposition::metrics));
     }
     // The task endpoint is the router's fallback rather than a route with a `{identifier}`
     // parameter: axum stores a matched route's parameters in the request's extensions, an

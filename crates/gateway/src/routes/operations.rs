@@ -1,8 +1,7 @@
-//! Operations endpoints: liveness, readiness and Prometheus metrics.
+//! Operations endpoints: liveness and readiness (`/metrics` is `crate::exposition`).
 
 use axum::extract::State;
 use axum::response::IntoResponse;
-use http::{HeaderValue, header};
 
 use crate::state::AppState;
 
@@ -24,16 +23,4 @@ pub(super) async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         },
     });
     axum::Json(detail)
-}
-
-/// Prometheus text exposition of every gateway metric.
-pub(crate) async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
-    let body = state.metrics().render(state.cache().usage());
-    (
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-        )],
-        body,
-    )
 }

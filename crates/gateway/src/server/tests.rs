@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::refusal::{HeadEndFinder, overloaded_answer};
 use super::*;
 
-fn settings(args: &[&str]) -> Result<Settings, crate::ConfigError> {
+fn settings(args: &[&str]) -> Result<Settings, crate::config::ConfigError> {
     Settings::load(["alumio-gateway", "--demo"].iter().chain(args))
 }
 
