@@ -1,6 +1,7 @@
 //! Configuration: every setting is a flag, an environment variable and a key of the optional
 //! TOML file, with precedence flag > environment > file > default.
 
+mod bounds;
 mod byte_size;
 mod file;
 
@@ -12,7 +13,10 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
 
-use byte_size::{parse_byte_size, parse_duration};
+use bounds::{
+    at_least_one, body_bytes, cache_bytes, header_bytes, positive_duration, positive_rate,
+};
+use byte_size::parse_duration;
 
 /// Why the configuration could not be used; start-up stops with this as its one line.
 #[derive(Debug, thiserror::Error)]
@@ -116,28 +120,28 @@ pub struct Settings {
     pub ttl_not_found: Duration,
 
     /// Most bytes the cache holds, bodies and bookkeeping included.
-    #[arg(long, env = "GATEWAY_CACHE_MAX_BYTES", default_value = "256MiB", value_parser = parse_byte_size)]
+    #[arg(long, env = "GATEWAY_CACHE_MAX_BYTES", default_value = "256MiB", value_parser = cache_bytes)]
     pub cache_max_bytes: u64,
 
     /// Longest wait for a connection to Alumio.
-    #[arg(long, env = "GATEWAY_UPSTREAM_CONNECT_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_UPSTREAM_CONNECT_TIMEOUT", default_value = "2s", value_parser = positive_duration)]
     pub upstream_connect_timeout: Duration,
 
     /// Longest wait for one attempt at an Alumio request.
-    #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_UPSTREAM_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub upstream_timeout: Duration,
 
     /// Attempts per Alumio request (1 = no retries); retries only on timeouts, connection
     /// errors, 429 and 502-504.
-    #[arg(long, env = "GATEWAY_UPSTREAM_ATTEMPTS", default_value = "2")]
+    #[arg(long, env = "GATEWAY_UPSTREAM_ATTEMPTS", default_value = "2", value_parser = clap::value_parser!(u32).range(1..=10))]
     pub upstream_attempts: u32,
 
     /// Largest Alumio reply body accepted; a larger one is a 502 and is not cached.
-    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_BODY", default_value = "8MiB", value_parser = parse_byte_size)]
+    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_BODY", default_value = "8MiB", value_parser = body_bytes)]
     pub upstream_max_body: u64,
 
     /// Longest a consumer's request may take before the gateway answers 504.
-    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_REQUEST_TIMEOUT", default_value = "30s", value_parser = positive_duration)]
     pub request_timeout: Duration,
 
     /// On SIGINT/SIGTERM, how long in-flight requests may take to finish.
@@ -145,16 +149,16 @@ pub struct Settings {
     pub shutdown_timeout: Duration,
 
     /// Most consumer connections open at once; past it a new connection gets a 503.
-    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value = "10000")]
+    #[arg(long, env = "GATEWAY_MAX_CONNECTIONS", default_value = "10000", value_parser = at_least_one)]
     pub max_connections: usize,
 
     /// Longest a consumer may take to send a request head; also how long an idle
     /// keep-alive connection stays open.
-    #[arg(long, env = "GATEWAY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_HEADER_READ_TIMEOUT", default_value = "10s", value_parser = positive_duration)]
     pub header_read_timeout: Duration,
 
     /// Largest request head (request line and headers) accepted; a larger one gets a 431.
-    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value = "16KiB", value_parser = parse_byte_size)]
+    #[arg(long, env = "GATEWAY_MAX_HEADER_BYTES", default_value = "16KiB", value_parser = header_bytes)]
     pub max_header_bytes: u64,
 
     /// How long past its freshness a cached answer may still be served when Alumio fails.
@@ -175,19 +179,19 @@ pub struct Settings {
     pub upstream_failure_backoff_max: Duration,
 
     /// Consecutive upstream failures that open the circuit breaker.
-    #[arg(long, env = "GATEWAY_BREAKER_FAILURES", default_value = "5")]
+    #[arg(long, env = "GATEWAY_BREAKER_FAILURES", default_value = "5", value_parser = clap::value_parser!(u32).range(1..))]
     pub breaker_failures: u32,
 
     /// How long the open breaker refuses requests before one probe is let through.
-    #[arg(long, env = "GATEWAY_BREAKER_COOL_DOWN", default_value = "10s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_BREAKER_COOL_DOWN", default_value = "10s", value_parser = positive_duration)]
     pub breaker_cool_down: Duration,
 
     /// Most requests in flight to Alumio at once.
-    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_CONCURRENCY", default_value = "32")]
+    #[arg(long, env = "GATEWAY_UPSTREAM_MAX_CONCURRENCY", default_value = "32", value_parser = at_least_one)]
     pub upstream_max_concurrency: usize,
 
     /// Most requests per second to Alumio (unlimited when not given).
-    #[arg(long, env = "GATEWAY_UPSTREAM_RATE", value_name = "PER_SECOND")]
+    #[arg(long, env = "GATEWAY_UPSTREAM_RATE", value_name = "PER_SECOND", value_parser = positive_rate)]
     pub upstream_rate: Option<f64>,
 
     /// Most fetches waiting for an upstream slot; more are answered 503 at once.
@@ -195,11 +199,11 @@ pub struct Settings {
     pub upstream_max_queue: usize,
 
     /// Longest a fetch waits for an upstream slot before it is answered 503.
-    #[arg(long, env = "GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "2s", value_parser = parse_duration)]
+    #[arg(long, env = "GATEWAY_UPSTREAM_QUEUE_TIMEOUT", default_value = "2s", value_parser = positive_duration)]
     pub upstream_queue_timeout: Duration,
 
     /// Threads serving requests (default: one per CPU core the process may use).
-    #[arg(long, env = "GATEWAY_WORKER_THREADS", value_name = "N")]
+    #[arg(long, env = "GATEWAY_WORKER_THREADS", value_name = "N", value_parser = at_least_one)]
     pub worker_threads: Option<usize>,
 
     /// Log line format; the level comes from RUST_LOG (default info).
@@ -247,93 +251,38 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The rules that span several settings; each setting's own bounds are its value parser's.
     fn check(&self) -> Result<(), ConfigError> {
-        let positive = |setting: &'static str, value: Duration| {
-            if value.is_zero() {
-                Err(ConfigError::Invalid {
-                    setting,
-                    reason: "must be more than zero".into(),
-                })
-            } else {
-                Ok(())
-            }
+        let invalid = |setting: &'static str, reason: &str| {
+            Err(ConfigError::Invalid {
+                setting,
+                reason: reason.into(),
+            })
         };
-        positive("--upstream-connect-timeout", self.upstream_connect_timeout)?;
-        positive("--upstream-timeout", self.upstream_timeout)?;
-        positive("--request-timeout", self.request_timeout)?;
-        positive("--header-read-timeout", self.header_read_timeout)?;
-        if self.max_connections == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "--max-connections",
-                reason: "must be at least 1".into(),
-            });
-        }
-        // hyper cannot read a head with a buffer smaller than 8KiB.
-        if self.max_header_bytes < 8 * 1024 {
-            return Err(ConfigError::Invalid {
-                setting: "--max-header-bytes",
-                reason: "must be at least 8KiB".into(),
-            });
-        }
-        if self.upstream_attempts == 0 || self.upstream_attempts > 10 {
-            return Err(ConfigError::Invalid {
-                setting: "--upstream-attempts",
-                reason: "must be from 1 to 10".into(),
-            });
-        }
-        if self.cache_max_bytes < 1024 * 1024 {
-            return Err(ConfigError::Invalid {
-                setting: "--cache-max-bytes",
-                reason: "must be at least 1MiB".into(),
-            });
-        }
-        if usize::try_from(self.upstream_max_body).is_err() {
-            return Err(ConfigError::Invalid {
-                setting: "--upstream-max-body",
-                reason: "is larger than this machine can hold".into(),
-            });
-        }
-        positive("--breaker-cool-down", self.breaker_cool_down)?;
-        positive("--upstream-queue-timeout", self.upstream_queue_timeout)?;
-        if self.breaker_failures == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "--breaker-failures",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if self.upstream_max_concurrency == 0 {
-            return Err(ConfigError::Invalid {
-                setting: "--upstream-max-concurrency",
-                reason: "must be at least 1".into(),
-            });
-        }
-        if let Some(rate) = self.upstream_rate
-            && !(rate.is_finite() && rate > 0.0)
-        {
-            return Err(ConfigError::Invalid {
-                setting: "--upstream-rate",
-                reason: "must be a positive number of requests per second".into(),
-            });
-        }
         if self.upstream_failure_backoff > self.upstream_failure_backoff_max {
-            return Err(ConfigError::Invalid {
-                setting: "--upstream-failure-backoff",
-                reason: "must not exceed --upstream-failure-backoff-max".into(),
-            });
-        }
-        if self.worker_threads == Some(0) {
-            return Err(ConfigError::Invalid {
-                setting: "--worker-threads",
-                reason: "must be at least 1".into(),
-            });
+            return invalid(
+                "--upstream-failure-backoff",
+                "must not exceed --upstream-failure-backoff-max",
+            );
         }
         if self.demo && self.upstream.is_some() {
-            return Err(ConfigError::Invalid {
-                setting: "--demo",
-                reason: "cannot be combined with --upstream".into(),
-            });
+            return invalid("--demo", "cannot be combined with --upstream");
         }
-        crate::access::check_access_settings(self)?;
+        if self.consumers.is_some() && self.allow_anonymous {
+            return invalid("--allow-anonymous", "cannot be combined with --consumers");
+        }
+        if self.admin_listen.is_some() && self.admin_token_file.is_none() {
+            return invalid("--admin-token-file", "is required with --admin-listen");
+        }
+        if self.metrics_on_admin && self.admin_listen.is_none() {
+            return invalid("--metrics-on-admin", "needs --admin-listen");
+        }
+        if let Some(admin) = self.admin_listen
+            && admin.port() != 0
+            && admin == self.listen
+        {
+            return invalid("--admin-listen", "must differ from --listen");
+        }
         Ok(())
     }
 
