@@ -35,7 +35,6 @@ pub use hash_key::hash_key_command;
 pub use metrics::{AccessMetrics, DenialReason};
 pub use rate::{RateLimit, RateLimiter};
 pub use registry::{ConsumerRegistry, POLL_INTERVAL, Reloaded, watch_consumers};
-pub(crate) use startup::check_access_settings;
 pub use startup::policy_from_settings;
 
 /// Who may call the task endpoint. There is no default: whoever builds the state chooses, and
@@ -65,9 +64,8 @@ impl AccessPolicy {
             return Ok(Admitted::Anonymous);
         };
         let digest = bearer_digest(headers).ok_or(Denial::MissingKey)?;
-        let consumers = registry.current();
-        let consumer = consumers.find(&digest).ok_or(Denial::UnknownKey)?;
-        Ok(Admitted::Consumer(Arc::clone(consumer)))
+        let consumer = registry.find(&digest).ok_or(Denial::UnknownKey)?;
+        Ok(Admitted::Consumer(consumer))
     }
 }
 

@@ -4,13 +4,15 @@
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, PoisonError, RwLock};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use sha2::{Digest, Sha256};
 use tokio::task::JoinHandle;
 
-use super::consumers::Consumers;
+use super::consumers::{Consumer, Consumers};
+use super::digest::SecretDigest;
 use super::metrics::AccessMetrics;
 use crate::config::ConfigError;
 
@@ -37,10 +39,11 @@ enum LastRead {
     Unreadable(std::io::ErrorKind),
 }
 
-/// The consumers in force, and where they come from.
+/// The consumers in force, and where they come from. Every request reads them, without a
+/// lock: a reload swaps the whole set atomically (`arc-swap`), and readers never wait on it.
 pub struct ConsumerRegistry {
     path: PathBuf,
-    current: RwLock<Arc<Consumers>>,
+    current: ArcSwap<Consumers>,
     last_read: Mutex<Option<LastRead>>,
 }
 
@@ -58,7 +61,7 @@ impl ConsumerRegistry {
     pub fn load(path: impl Into<PathBuf>) -> Result<Self, ConfigError> {
         let registry = Self {
             path: path.into(),
-            current: RwLock::new(Arc::new(Consumers::default())),
+            current: ArcSwap::from_pointee(Consumers::default()),
             last_read: Mutex::new(None),
         };
         registry.reload()?;
@@ -72,7 +75,13 @@ impl ConsumerRegistry {
 
     /// The consumers in force now.
     pub fn current(&self) -> Arc<Consumers> {
-        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
+        self.current.load_full()
+    }
+
+    /// The consumer in force whose key has `digest`: the request path's lookup, which takes
+    /// neither a lock nor a reference to the whole set.
+    pub(crate) fn find(&self, digest: &SecretDigest) -> Option<Arc<Consumer>> {
+        self.current.load().find(digest).cloned()
     }
 
     /// Reads the file again and puts it in force, even when it did not change. On error the
@@ -111,7 +120,7 @@ impl ConsumerRegistry {
         let previous = self.current();
         let consumers = Consumers::parse(&text, Some(&previous)).map_err(|r| self.invalid(r))?;
         let count = consumers.len();
-        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(consumers);
+        self.current.store(Arc::new(consumers));
         Ok(Reloaded::Applied(count))
     }
 
