@@ -19,9 +19,10 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use alumio_gateway::access::{AccessPolicy, ConsumerRegistry, SecretDigest};
+use alumio_gateway::entry::CacheOutcome;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::TaskKey;
-use alumio_gateway::render::{CacheOutcome, render};
+use alumio_gateway::render::render;
 use alumio_gateway::{AppState, StateSettings, app};
 use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::AlumioClient;
@@ -85,7 +86,7 @@ fn main() -> Result<(), AnyError> {
     let state = state_with(AccessPolicy::Anonymous)?;
     let consumers_dir = tempfile::tempdir()?;
     let consumers = consumers_dir.path().join("consumers.toml");
-    let digest = SecretDigest::of(CONSUMER_BEARER["Bearer ".len()..].as_bytes()).to_hex();
+    let digest = SecretDigest::of(&CONSUMER_BEARER.as_bytes()["Bearer ".len()..]).to_hex();
     std::fs::write(
         &consumers,
         format!(
@@ -177,7 +178,9 @@ fn keyed_request(uri: &Uri) -> axum::extract::Request {
     request
 }
 
-/// The measured loop; its name is what `--toggle-collect` matches.
+/// The measured loop; its name is what `--toggle-collect` matches. The loop's future is a
+/// function of another name: callgrind toggles collection at every matching function, so a
+/// future named `run_hits::{{closure}}` would switch it off again inside.
 #[inline(never)]
 fn run_hits(
     runtime: &Runtime,
@@ -186,11 +189,13 @@ fn run_hits(
     n: u64,
     request: fn(&Uri) -> axum::extract::Request,
 ) {
-    runtime.block_on(async {
-        for _ in 0..n {
-            black_box(router.clone().oneshot(request(uri)).await.ok());
-        }
-    });
+    runtime.block_on(hit_loop(router, uri, n, request));
+}
+
+async fn hit_loop(router: &Router, uri: &Uri, n: u64, request: fn(&Uri) -> axum::extract::Request) {
+    for _ in 0..n {
+        black_box(router.clone().oneshot(request(uri)).await.ok());
+    }
 }
 
 /// The measured loop for the parts that need no runtime.
