@@ -44,6 +44,7 @@ pub mod metrics;
 pub mod render;
 mod routes;
 mod server;
+pub mod shared_tier;
 mod startup;
 pub mod state;
 pub mod telemetry;
