@@ -89,8 +89,7 @@ impl RedisBreaker {
         } else {
             inner.failures = inner.failures.saturating_add(1);
             let reopen = before == RedisBreakerState::HalfOpen;
-            if reopen || (before == RedisBreakerState::Closed && inner.failures >= self.threshold)
-            {
+            if reopen || (before == RedisBreakerState::Closed && inner.failures >= self.threshold) {
                 inner.state = RedisBreakerState::Open;
                 inner.opened_at = now;
             }
@@ -125,7 +124,10 @@ mod tests {
         assert_eq!(breaker.record(false, now), None);
         assert_eq!(breaker.record(false, now), None);
         assert_eq!(breaker.record(false, now), Some(RedisBreakerState::Open));
-        assert!(!breaker.allow(now + COOL / 2), "local-only while cooling down");
+        assert!(
+            !breaker.allow(now + COOL / 2),
+            "local-only while cooling down"
+        );
     }
 
     #[test]

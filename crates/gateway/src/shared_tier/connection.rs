@@ -125,8 +125,13 @@ async fn connect(settings: &SharedTierSettings) -> RedisResult<RedisConnection> 
 
 /// A client for the dedicated pub/sub connection: in a cluster any node hears every
 /// `PUBLISH`, so the seeds are tried in turn.
-pub(crate) fn pubsub_client(settings: &SharedTierSettings, attempt: usize) -> RedisResult<redis::Client> {
+pub(crate) fn pubsub_client(
+    settings: &SharedTierSettings,
+    attempt: usize,
+) -> RedisResult<redis::Client> {
     let urls = settings.url_list();
-    let url = urls.get(attempt % urls.len().max(1)).map_or("", String::as_str);
+    let url = urls
+        .get(attempt % urls.len().max(1))
+        .map_or("", String::as_str);
     redis::Client::open(url)
 }

@@ -152,7 +152,11 @@ mod tests {
         let a = value_key("task-1", Some("alpha"));
         assert_ne!(a, value_key("task-1", Some("beta")));
         assert_ne!(a, value_key("task-1", None));
-        assert_eq!(a, value_key("task-1", Some("alpha")), "derivation is stable");
+        assert_eq!(
+            a,
+            value_key("task-1", Some("alpha")),
+            "derivation is stable"
+        );
     }
 
     #[test]

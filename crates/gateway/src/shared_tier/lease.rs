@@ -90,7 +90,10 @@ impl SharedTier {
         let deadline = Instant::now() + self.inner.settings.lease_ttl + POLL_INTERVAL;
         let id = self.task_keys(key).id;
         let notify = self.register_waiter(&id);
-        let _registered = Deregister { tier: self, id: &id };
+        let _registered = Deregister {
+            tier: self,
+            id: &id,
+        };
         while Instant::now() < deadline {
             let _ = tokio::time::timeout(POLL_INTERVAL, notify.notified()).await;
             match self.lookup_as(key, LeaseOutcome::TakenOver).await {
@@ -112,7 +115,10 @@ impl SharedTier {
         };
         let now = Instant::now();
         let max_body = self.inner.settings.max_body;
-        let record = reply.record.as_deref().map(|bytes| value::decode(bytes, max_body));
+        let record = reply
+            .record
+            .as_deref()
+            .map(|bytes| value::decode(bytes, max_body));
         let stale_bytes = reply.stale.as_deref();
         let pttl = Duration::from_millis(u64::try_from(reply.pttl).unwrap_or(0));
         let stale = stale_bytes.and_then(|bytes| self.stale_answer(bytes, pttl, now));
@@ -253,7 +259,11 @@ impl SharedTier {
     }
 
     /// The fenced store itself; -1 when the lease no longer held this replica's token.
-    pub(crate) async fn store_now(&self, lease: &Lease, write: &Write) -> Result<i64, CommandError> {
+    pub(crate) async fn store_now(
+        &self,
+        lease: &Lease,
+        write: &Write,
+    ) -> Result<i64, CommandError> {
         let settings = &self.inner.settings;
         let channel = self.inner.keys.notices();
         let notice = format!("v:{}", lease.keys.id);
@@ -263,7 +273,11 @@ impl SharedTier {
                     .saturating_duration_since(Instant::now());
                 let ttl = millis(remaining + settings.keep_stale_for).max(1);
                 let record = value::encode_answer(response, settings.keep_stale_for);
-                ("value", record, vec![ttl.to_string(), String::new(), String::new(), String::new()])
+                (
+                    "value",
+                    record,
+                    vec![ttl.to_string(), String::new(), String::new(), String::new()],
+                )
             }
             Write::Failure(failure, backoff) => {
                 let jitter = 0.5 + fastrand::f64() / 2.0;
@@ -348,9 +362,8 @@ fn parse_reply(raw: Value) -> Option<Reply> {
         b"won" | b"lost" => (None, bytes(items.next()?)),
         _ => return None,
     };
-    let pttl = match items.next() {
-        Some(Value::Int(pttl)) => pttl,
-        _ => return None,
+    let Some(Value::Int(pttl)) = items.next() else {
+        return None;
     };
     Some(Reply {
         status,

@@ -184,7 +184,8 @@ impl SharedTier {
             return Err(CommandError::Skipped);
         }
         let started = Instant::now();
-        let outcome = tokio::time::timeout(inner.settings.command_timeout, command(connection)).await;
+        let outcome =
+            tokio::time::timeout(inner.settings.command_timeout, command(connection)).await;
         inner.metrics.record_command(started.elapsed());
         let result = match outcome {
             Ok(Ok(value)) => Ok(value),
@@ -228,3 +229,8 @@ fn classify_error(error: &RedisError) -> ErrorKind {
         ErrorKind::Protocol
     }
 }
+
+#[cfg(test)]
+mod test_redis;
+#[cfg(test)]
+mod tests;

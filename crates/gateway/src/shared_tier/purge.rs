@@ -98,11 +98,18 @@ impl SharedTier {
                 space.as_str().to_owned(),
                 String::new(),
             ),
-            PurgeScope::WithoutSpace => ("nospace", generation_field(None), String::new(), String::new()),
+            PurgeScope::WithoutSpace => (
+                "nospace",
+                generation_field(None),
+                String::new(),
+                String::new(),
+            ),
             PurgeScope::Task(key) => (
                 "task",
                 String::new(),
-                key.space().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+                key.space()
+                    .map(|s| s.as_str().to_owned())
+                    .unwrap_or_default(),
                 key.identifier().as_str().to_owned(),
             ),
         };
@@ -197,7 +204,9 @@ impl SharedTier {
         };
         let lost = last_seen != StreamId::default() && first.is_none_or(|first| first > last_seen);
         if lost {
-            tracing::warn!("purges may have been missed (stream trimmed or redis restarted); dropping L1");
+            tracing::warn!(
+                "purges may have been missed (stream trimmed or redis restarted); dropping L1"
+            );
             return self.full_sync().await;
         }
         let mut newest = last_seen;
@@ -365,7 +374,11 @@ fn parse_entry(raw: Value) -> Option<PurgeEntry> {
         "nospace" => PurgeScope::WithoutSpace,
         "task" => {
             let identifier = text("identifier").parse().ok()?;
-            let space = if text("space").is_empty() { None } else { Some(space()?) };
+            let space = if text("space").is_empty() {
+                None
+            } else {
+                Some(space()?)
+            };
             PurgeScope::Task(TaskKey::new(identifier, space))
         }
         _ => return None,
@@ -409,8 +422,25 @@ mod tests {
         let raw = Value::Array(vec![
             bulk("1-0"),
             Value::Array(vec![
-                entry("5-0", &[("scope", "space"), ("space", "acme"), ("replica", "r1"), ("all", "2"), ("generation", "7")]),
-                entry("6-0", &[("scope", "task"), ("identifier", "t-1"), ("space", ""), ("replica", "r2")]),
+                entry(
+                    "5-0",
+                    &[
+                        ("scope", "space"),
+                        ("space", "acme"),
+                        ("replica", "r1"),
+                        ("all", "2"),
+                        ("generation", "7"),
+                    ],
+                ),
+                entry(
+                    "6-0",
+                    &[
+                        ("scope", "task"),
+                        ("identifier", "t-1"),
+                        ("space", ""),
+                        ("replica", "r2"),
+                    ],
+                ),
                 entry("7-0", &[("scope", "space"), ("space", "NOT VALID")]),
             ]),
         ]);

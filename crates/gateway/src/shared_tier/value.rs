@@ -37,7 +37,7 @@ enum Record {
 #[derive(Debug)]
 pub enum SharedFailure {
     /// Alumio answered with an error (5xx, 429) that is relayed as it came.
-    Relayed(StoredResponse),
+    Relayed(std::sync::Arc<StoredResponse>),
     /// Alumio did not answer in time.
     Timeout,
     /// Alumio could not be reached.
@@ -70,7 +70,7 @@ pub(super) fn encode_answer(response: &StoredResponse, stale_window: Duration) -
 pub(super) fn encode_failure(failure: &SharedFailure) -> Vec<u8> {
     let placeholder;
     let (record, response) = match failure {
-        SharedFailure::Relayed(response) => (Record::RelayedFailure, response),
+        SharedFailure::Relayed(response) => (Record::RelayedFailure, &**response),
         other => {
             placeholder = empty_response();
             let record = match other {
@@ -213,7 +213,9 @@ impl Decoded {
     pub(super) fn into_failure(self) -> Option<SharedFailure> {
         match self.record {
             Record::Answer => None,
-            Record::RelayedFailure => Some(SharedFailure::Relayed(self.response)),
+            Record::RelayedFailure => {
+                Some(SharedFailure::Relayed(std::sync::Arc::new(self.response)))
+            }
             Record::Timeout => Some(SharedFailure::Timeout),
             Record::Unreachable => Some(SharedFailure::Unreachable),
             Record::BadReply => Some(SharedFailure::BadReply),
@@ -236,9 +238,7 @@ impl<'a> Reader<'a> {
     }
 
     fn array<const N: usize>(&mut self) -> Result<[u8; N], Corrupt> {
-        self.take(N)?
-            .try_into()
-            .map_err(|_| Corrupt("truncated"))
+        self.take(N)?.try_into().map_err(|_| Corrupt("truncated"))
     }
 
     fn short(&mut self) -> Result<&'a [u8], Corrupt> {

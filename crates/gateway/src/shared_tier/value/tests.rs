@@ -29,13 +29,20 @@ fn an_answer_survives_the_round_trip() {
     assert_eq!(back.retry_after, original.retry_after);
     assert_eq!(back.kind, original.kind);
     assert_eq!(back.fresh_for, original.fresh_for);
-    assert_eq!(back.age_secs(now), 20, "age comes from Redis's remaining TTL");
+    assert_eq!(
+        back.age_secs(now),
+        20,
+        "age comes from Redis's remaining TTL"
+    );
     assert_eq!(back.remaining_secs(now), 280);
 }
 
 #[test]
 fn a_value_past_freshness_comes_back_stale_by_the_right_amount() {
-    let bytes = encode_answer(&answer(b"{}", Duration::from_secs(10)), Duration::from_secs(60));
+    let bytes = encode_answer(
+        &answer(b"{}", Duration::from_secs(10)),
+        Duration::from_secs(60),
+    );
     let now = Instant::now();
     let back = decode(&bytes, 1024)
         .unwrap()
@@ -47,14 +54,20 @@ fn a_value_past_freshness_comes_back_stale_by_the_right_amount() {
 
 #[test]
 fn the_stale_window_sits_where_the_lookup_script_reads_it() {
-    let bytes = encode_answer(&answer(b"{}", Duration::from_secs(1)), Duration::from_millis(0x0102_0304));
+    let bytes = encode_answer(
+        &answer(b"{}", Duration::from_secs(1)),
+        Duration::from_millis(0x0102_0304),
+    );
     let window = &bytes[STALE_WINDOW_OFFSET..STALE_WINDOW_OFFSET + 8];
     assert_eq!(window, &[0, 0, 0, 0, 1, 2, 3, 4]);
 }
 
 #[test]
 fn every_flipped_byte_is_refused() {
-    let bytes = encode_answer(&answer(b"{\"a\":1}", Duration::from_secs(5)), Duration::ZERO);
+    let bytes = encode_answer(
+        &answer(b"{\"a\":1}", Duration::from_secs(5)),
+        Duration::ZERO,
+    );
     for index in 0..bytes.len() {
         let mut damaged = bytes.clone();
         damaged[index] ^= 0x40;
@@ -67,14 +80,21 @@ fn every_flipped_byte_is_refused() {
 
 #[test]
 fn foreign_values_are_refused() {
-    for foreign in [&b""[..], b"{\"status\":200}", b"hello world, not ours at all"] {
+    for foreign in [
+        &b""[..],
+        b"{\"status\":200}",
+        b"hello world, not ours at all",
+    ] {
         assert!(decode(foreign, 1024).is_err());
     }
 }
 
 #[test]
 fn a_body_over_the_limit_is_refused() {
-    let bytes = encode_answer(&answer(&[b' '; 100], Duration::from_secs(5)), Duration::ZERO);
+    let bytes = encode_answer(
+        &answer(&[b' '; 100], Duration::from_secs(5)),
+        Duration::ZERO,
+    );
     assert_eq!(
         decode(&bytes, 99).unwrap_err(),
         Corrupt("body over --upstream-max-body")
@@ -96,7 +116,11 @@ fn failures_round_trip_and_are_never_answers() {
             std::mem::discriminant(&back),
             std::mem::discriminant(&failure)
         );
-        assert!(decoded.into_answer(Duration::from_secs(1), Instant::now()).is_none());
+        assert!(
+            decoded
+                .into_answer(Duration::from_secs(1), Instant::now())
+                .is_none()
+        );
     }
     let relayed = StoredResponse::new(
         StatusCode::SERVICE_UNAVAILABLE,
@@ -105,7 +129,7 @@ fn failures_round_trip_and_are_never_answers() {
         EntryKind::Uncacheable,
         Duration::ZERO,
     );
-    let bytes = encode_failure(&SharedFailure::Relayed(relayed));
+    let bytes = encode_failure(&SharedFailure::Relayed(std::sync::Arc::new(relayed)));
     let Some(SharedFailure::Relayed(back)) = decode(&bytes, 1024).unwrap().into_failure() else {
         panic!("a relayed failure comes back relayed");
     };
