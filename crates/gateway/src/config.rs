@@ -13,10 +13,15 @@ use std::time::Duration;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use secrecy::{ExposeSecret, SecretString};
 
+pub(crate) use bounds::redis_key_prefix;
 use bounds::{
     at_least_one, body_bytes, cache_bytes, header_bytes, positive_duration, positive_rate,
+    redis_command_timeout,
 };
 use byte_size::parse_duration;
+
+/// The default `--redis-key-prefix`: the gateway's name and the version of its key layout.
+pub const DEFAULT_REDIS_KEY_PREFIX: &str = "alumio-gateway:v1:";
 
 /// Why the configuration could not be used; start-up stops with this as its one line.
 #[derive(Debug, thiserror::Error)]
@@ -206,6 +211,37 @@ pub struct Settings {
     #[arg(long, env = "GATEWAY_WORKER_THREADS", value_name = "N", value_parser = at_least_one)]
     pub worker_threads: Option<usize>,
 
+    /// Redis (or Valkey) of the shared tier: redis:// or rediss:// (TLS), with user, password
+    /// and database number; several comma-separated seeds with --redis-cluster. Without it each
+    /// replica caches alone. A secret: never printed, and better given by --redis-url-file.
+    #[arg(
+        long,
+        env = "GATEWAY_REDIS_URL",
+        value_name = "URL",
+        hide_env_values = true,
+        hide_default_value = true,
+        value_parser = parse_secret,
+        conflicts_with = "redis_url_file"
+    )]
+    pub redis_url: Option<SecretString>,
+
+    /// File whose content (trailing newline trimmed) is the --redis-url value.
+    #[arg(long, env = "GATEWAY_REDIS_URL_FILE", value_name = "FILE")]
+    pub redis_url_file: Option<PathBuf>,
+
+    /// The Redis URLs are seeds of one Redis Cluster.
+    #[arg(long, env = "GATEWAY_REDIS_CLUSTER")]
+    pub redis_cluster: bool,
+
+    /// Put before every Redis key, so several fleets can share one Redis.
+    #[arg(long, env = "GATEWAY_REDIS_KEY_PREFIX", default_value = DEFAULT_REDIS_KEY_PREFIX, value_parser = redis_key_prefix)]
+    pub redis_key_prefix: String,
+
+    /// Longest one Redis command may take; past it the request goes on local-only, so this
+    /// bounds what Redis trouble can add to any request.
+    #[arg(long, env = "GATEWAY_REDIS_COMMAND_TIMEOUT", default_value = "50ms", value_parser = redis_command_timeout)]
+    pub redis_command_timeout: Duration,
+
     /// Log line format; the level comes from RUST_LOG (default info).
     #[arg(long, env = "GATEWAY_LOG_FORMAT", value_enum, default_value = "pretty")]
     pub log_format: LogFormat,
@@ -283,6 +319,11 @@ impl Settings {
         {
             return invalid("--admin-listen", "must differ from --listen");
         }
+        // The URL itself is checked when the shared tier is built from these settings, in
+        // words that never quote it.
+        if self.redis_cluster && self.redis_url.is_none() && self.redis_url_file.is_none() {
+            return invalid("--redis-cluster", "needs --redis-url or --redis-url-file");
+        }
         Ok(())
     }
 
@@ -323,6 +364,11 @@ impl Settings {
         }
         Ok(UpstreamChoice::Alumio { url, token })
     }
+}
+
+/// Any text is taken as given; checking it happens later, in words that never quote it.
+fn parse_secret(text: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(text.to_owned()))
 }
 
 /// Why `--upstream` is needed, naming the way around it when this build has one.

@@ -49,6 +49,8 @@ pub struct StoredResponse {
 pub enum CacheOutcome {
     /// Served from the cache while fresh.
     Hit,
+    /// Served fresh from the shared tier, stored there by another replica.
+    SharedHit,
     /// Fetched from Alumio for this request, and stored if it may be.
     Miss,
     /// Joined a fetch another request had already started for the same key.
@@ -86,7 +88,7 @@ impl CacheOutcome {
     /// The outcome as a lowercase word for logs and metrics.
     pub fn as_str(self) -> &'static str {
         match self {
-            Self::Hit => "hit",
+            Self::Hit | Self::SharedHit => "hit",
             Self::Miss => "miss",
             Self::Collapsed => "collapsed",
             Self::Stale(_) => "stale",

@@ -90,6 +90,7 @@ pub fn render(
     }
     let (x_cache, cache_status) = match (outcome, stored) {
         (CacheOutcome::Hit, _) => ("HIT", "alumio-gateway; hit"),
+        (CacheOutcome::SharedHit, _) => ("HIT", "alumio-gateway; hit; detail=shared"),
         (CacheOutcome::Miss, true) => ("MISS", "alumio-gateway; fwd=miss; stored"),
         (CacheOutcome::Miss, false) => ("MISS", "alumio-gateway; fwd=miss"),
         (CacheOutcome::Collapsed, true) => ("MISS", "alumio-gateway; fwd=miss; collapsed; stored"),

@@ -24,6 +24,7 @@ use crate::config::{ConfigError, Settings, UpstreamChoice};
 use crate::demo::DemoUpstream;
 use crate::routes::{app, app_without_metrics};
 use crate::server::{ServeLimits, run_with_limits};
+use crate::shared_tier::SharedTierSettings;
 use crate::state::{AppState, StateSettings};
 
 /// Why a gateway could not start.
@@ -90,7 +91,12 @@ impl Application {
         // Checked after the upstream, so a wrong URL is reported before a missing consumers file.
         let access = access::policy_from_settings(&settings)?;
         let admin_token = admin::admin_token_from_settings(&settings)?;
-        let state = AppState::new(client, &StateSettings::from(&settings), access.clone());
+        let state_settings = StateSettings {
+            shared_tier: SharedTierSettings::from_settings(&settings)?,
+            ..StateSettings::from(&settings)
+        };
+        // With --redis-url this starts connecting in the background and never waits for Redis.
+        let state = AppState::new(client, &state_settings, access.clone());
         let consumers_watch = watch_consumers_file(&access, &state);
         let consumer_router = if settings.metrics_on_admin {
             app_without_metrics(state.clone())

@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::fetch::{FetchMetrics, FetchPolicy, Fetcher};
 use crate::freshness::FreshnessPolicy;
 use crate::metrics::MetricsRegistry;
+use crate::shared_tier::{SharedTier, SharedTierMetrics, SharedTierSettings};
 use crate::upstream::{BreakerSettings, BudgetSettings, FailureBackoff};
 
 /// The settings the request path needs, resolved from configuration.
@@ -33,6 +34,9 @@ pub struct StateSettings {
     pub backoff: FailureBackoff,
     /// Requests to Alumio in flight, per second and queued.
     pub budget: BudgetSettings,
+    /// The shared tier on Redis; `None` for a replica that caches alone. From `Settings`
+    /// through `Settings::shared_tier`, which may read a file.
+    pub shared_tier: Option<SharedTierSettings>,
 }
 
 impl Default for StateSettings {
@@ -46,6 +50,7 @@ impl Default for StateSettings {
             breaker: BreakerSettings::default(),
             backoff: FailureBackoff::default(),
             budget: BudgetSettings::default(),
+            shared_tier: None,
         }
     }
 }
@@ -76,6 +81,7 @@ impl From<&Settings> for StateSettings {
                 max_queue: settings.upstream_max_queue,
                 queue_timeout: settings.upstream_queue_timeout,
             },
+            shared_tier: None,
         }
     }
 }
@@ -116,14 +122,16 @@ struct StateInner {
 
 impl AppState {
     /// State for a gateway in front of `upstream` that serves whom `access` lets in. There is
-    /// no default policy: `Application::build` applies the secure one from the settings.
+    /// no default policy: `Application::build` applies the secure one from the settings. With a
+    /// shared tier it starts connecting in the background (so this needs a Tokio runtime) and
+    /// never waits for Redis.
     pub fn new(upstream: AlumioClient, settings: &StateSettings, access: AccessPolicy) -> Self {
         let cache: Arc<dyn ResponseCache> = Arc::new(MokaResponseCache::new(
             settings.cache_max_bytes,
             settings.stale_if_error.max(settings.stale_while_revalidate),
         ));
         let registry = MetricsRegistry::new();
-        let fetcher = Arc::new(Fetcher::new(
+        let mut fetcher = Fetcher::new(
             upstream,
             Arc::clone(&cache),
             FetchPolicy {
@@ -131,9 +139,25 @@ impl AppState {
                 breaker: settings.breaker,
                 backoff: settings.backoff,
                 budget: settings.budget,
+                stale_while_revalidate: settings.stale_while_revalidate,
             },
             FetchMetrics::register(&registry),
-        ));
+        );
+        if let Some(shared) = &settings.shared_tier {
+            tracing::info!(redis = %shared.redacted_urls(), cluster = shared.cluster, "using the shared tier");
+            let metrics = SharedTierMetrics::register(&registry);
+            fetcher = fetcher.with_shared_tier(SharedTier::start(shared.clone(), metrics));
+        }
+        let fetcher = Arc::new(fetcher);
+        if let Some(tier) = fetcher.shared_tier() {
+            // Purges made on other replicas apply here as if made here.
+            let weak = Arc::downgrade(&fetcher);
+            tier.on_purge(Box::new(move |scope| {
+                if let Some(fetcher) = weak.upgrade() {
+                    fetcher.purge(scope);
+                }
+            }));
+        }
         let metrics = GatewayMetrics {
             cache: CacheMetrics::register(&registry),
             access: AccessMetrics::register(&registry),
@@ -185,5 +209,10 @@ impl AppState {
     /// Who may call the task endpoint.
     pub fn access(&self) -> &AccessPolicy {
         &self.inner.access
+    }
+
+    /// The shared tier, if this replica uses one.
+    pub fn shared_tier(&self) -> Option<&SharedTier> {
+        self.inner.fetcher.shared_tier()
     }
 }

@@ -19,7 +19,7 @@ pub(super) async fn purge_task(State(admin): State<Admin>, uri: Uri) -> Response
         .strip_prefix("/admin/cache/tasks/")
         .unwrap_or_default();
     match TaskKey::from_path_and_query(&format!("{TASKS_PATH_PREFIX}{raw}"), uri.query()) {
-        Ok(key) => purge(&admin, PurgeScope::Task(key)),
+        Ok(key) => purge(&admin, PurgeScope::Task(key)).await,
         Err(error) => error.into_response(),
     }
 }
@@ -31,25 +31,35 @@ pub(super) async fn purge_space(State(admin): State<Admin>, uri: Uri) -> Respons
         .strip_prefix("/admin/cache/spaces/")
         .unwrap_or_default();
     match raw.parse::<SpaceIdentifier>() {
-        Ok(space) => purge(&admin, PurgeScope::Space(space)),
+        Ok(space) => purge(&admin, PurgeScope::Space(space)).await,
         Err(error) => GatewayError::from(error).into_response(),
     }
 }
 
 /// `DELETE /admin/cache/without-space`.
 pub(super) async fn purge_without_space(State(admin): State<Admin>) -> Response {
-    purge(&admin, PurgeScope::WithoutSpace)
+    purge(&admin, PurgeScope::WithoutSpace).await
 }
 
 /// `DELETE /admin/cache`.
 pub(super) async fn purge_all(State(admin): State<Admin>) -> Response {
-    purge(&admin, PurgeScope::All)
+    purge(&admin, PurgeScope::All).await
 }
 
-fn purge(admin: &Admin, scope: PurgeScope) -> Response {
+/// Purges this replica, then the shared tier, which carries the purge to every replica. When
+/// Redis cannot be reached the purge holds here only, and the answer says so with a 503 so
+/// that the operator retries (purges are idempotent).
+async fn purge(admin: &Admin, scope: PurgeScope) -> Response {
     admin.state.fetcher().purge(&scope);
     admin.metrics.record_purge(&scope);
     tracing::info!(?scope, "cache purged through the admin api");
+    if let Some(tier) = admin.state.shared_tier()
+        && let Err(error) = tier.purge(&scope).await
+    {
+        tracing::warn!(?scope, "{error}");
+        let status = StatusCode::SERVICE_UNAVAILABLE;
+        return error_response(status, &api_error(status, error.to_string()));
+    }
     StatusCode::NO_CONTENT.into_response()
 }
 

@@ -51,6 +51,32 @@ pub(super) fn positive_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A Redis command timeout: more than zero, and at most 10s, since it bounds what Redis
+/// trouble may add to every request.
+pub(super) fn redis_command_timeout(text: &str) -> Result<Duration, String> {
+    let duration = positive_duration(text)?;
+    if duration > Duration::from_secs(10) {
+        return Err("must be at most 10s".into());
+    }
+    Ok(duration)
+}
+
+/// A Redis key prefix: at most 128 bytes, without braces, which Redis Cluster would read as a
+/// hash tag and so move keys between slots, and without spaces or control characters, which
+/// make keys hard to type in `redis-cli` and in ACL rules.
+pub(crate) fn redis_key_prefix(text: &str) -> Result<String, String> {
+    if text.len() > 128 {
+        return Err("must be at most 128 bytes".into());
+    }
+    if text.contains(['{', '}']) {
+        return Err("must not contain '{' or '}', which Redis Cluster reads as a hash tag".into());
+    }
+    if text.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("must not contain spaces or control characters".into());
+    }
+    Ok(text.to_owned())
+}
+
 fn at_least(text: &str, min: u64, min_text: &str) -> Result<u64, String> {
     let bytes = parse_byte_size(text)?;
     if bytes < min {

@@ -12,6 +12,7 @@
 mod classify;
 mod drift;
 mod metrics;
+mod shared;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -28,12 +29,12 @@ use drift::DriftLog;
 pub use metrics::{FetchMetrics, UpstreamClass};
 
 use crate::cache::ResponseCache;
-use crate::entry::CacheOutcome;
-use crate::entry::StoredResponse;
+use crate::entry::{CacheOutcome, StaleReason, StoredResponse};
 use crate::error::GatewayError;
 use crate::freshness::FreshnessPolicy;
 pub use crate::key::PurgeScope;
 use crate::key::TaskKey;
+use crate::shared_tier::SharedTier;
 use crate::upstream::{
     BreakerSettings, BreakerState, BudgetSettings, CircuitBreaker, FailureBackoff, KeyBackoff,
     RememberedAnswer, UpstreamBudget,
@@ -62,6 +63,9 @@ pub struct FetchPolicy {
     pub backoff: FailureBackoff,
     /// Requests in flight, per second and queued.
     pub budget: BudgetSettings,
+    /// How long past freshness a stale copy from the shared tier is served at once while the
+    /// fetch goes on.
+    pub stale_while_revalidate: Duration,
 }
 
 impl RememberedAnswer for FetchResult {
@@ -71,10 +75,24 @@ impl RememberedAnswer for FetchResult {
     }
 }
 
+/// Where a flight's answer came from, which decides how it is labelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Source {
+    /// This replica's fetch, or its remembered failure.
+    Local,
+    /// A fresh answer another replica stored in the shared tier.
+    Shared,
+    /// A stale copy from the shared tier, served while the fetch goes on.
+    SharedStale,
+}
+
+/// What a flight hands its waiters.
+type Answer = Option<(FetchResult, Source)>;
+
 /// A fetch under way, as its waiters see it.
 #[derive(Clone)]
 struct Flight {
-    receiver: watch::Receiver<Option<FetchResult>>,
+    receiver: watch::Receiver<Answer>,
     /// Set by a purge: the fetch's answer must not be stored and its waiters ask again.
     detached: Arc<AtomicBool>,
 }
@@ -100,6 +118,9 @@ pub struct Fetcher {
     breaker: CircuitBreaker,
     backoff: KeyBackoff<FetchResult>,
     budget: UpstreamBudget,
+    backoff_policy: FailureBackoff,
+    stale_while_revalidate: Duration,
+    shared: Option<SharedTier>,
     flights: Mutex<HashMap<TaskKey, Flight>>,
 }
 
@@ -120,8 +141,24 @@ impl Fetcher {
             breaker: CircuitBreaker::new(policy.breaker),
             backoff: KeyBackoff::new(policy.backoff),
             budget: UpstreamBudget::new(policy.budget),
+            backoff_policy: policy.backoff,
+            stale_while_revalidate: policy.stale_while_revalidate,
+            shared: None,
             flights: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The same fetcher asking the shared tier before Alumio: a fleet-wide answer, backoff
+    /// and lease for each key.
+    #[must_use]
+    pub fn with_shared_tier(mut self, tier: SharedTier) -> Self {
+        self.shared = Some(tier);
+        self
+    }
+
+    /// The shared tier, if the fetcher uses one.
+    pub fn shared_tier(&self) -> Option<&SharedTier> {
+        self.shared.as_ref()
     }
 
     /// The answer for `key`: from the cache if it arrived meanwhile, from a fetch already under
@@ -136,14 +173,21 @@ impl Fetcher {
                 Joined::Ready(result, outcome) => return (result, outcome),
                 Joined::Waiting(flight, outcome) => (flight, outcome),
             };
-            let result = match flight.receiver.wait_for(Option::is_some).await {
-                Ok(result) => result.clone().unwrap_or(Err(GatewayError::Internal)),
+            let (result, source) = match flight.receiver.wait_for(Option::is_some).await {
+                Ok(answer) => answer
+                    .clone()
+                    .unwrap_or((Err(GatewayError::Internal), Source::Local)),
                 // The leader's task ended without an answer: the runtime is stopping.
-                Err(_) => Err(GatewayError::Internal),
+                Err(_) => (Err(GatewayError::Internal), Source::Local),
             };
             if flight.detached.load(Ordering::Acquire) && round < MAX_ROUNDS {
                 continue;
             }
+            let outcome = match source {
+                Source::Shared if result.is_ok() => CacheOutcome::SharedHit,
+                Source::SharedStale => CacheOutcome::Stale(StaleReason::Revalidating),
+                _ => outcome,
+            };
             return (result, outcome);
         }
         (Err(GatewayError::Internal), CacheOutcome::Miss)
@@ -245,19 +289,10 @@ impl Fetcher {
             lead: &lead,
             left: false,
         };
-        let result = self.fetch_guarded(&lead.key, &lead.request_id).await;
-        if is_upstream_failure(&result) {
-            let delay = self
-                .backoff
-                .record_failure(&lead.key, result.clone(), Instant::now());
-            self.metrics.backoffs.increment(1);
-            tracing::debug!(request_id = lead.request_id, key = ?lead.key, ?delay, "key backs off");
-        } else if !matches!(
-            result,
-            Err(GatewayError::CircuitOpen { .. } | GatewayError::Overloaded { .. })
-        ) {
-            self.backoff.clear(&lead.key);
-        }
+        let (result, source) = match &self.shared {
+            Some(tier) => self.fetch_shared(tier, &lead).await,
+            None => (self.fetch_locally(&lead).await, Source::Local),
+        };
         {
             let mut flights = self.lock();
             if !lead.detached.load(Ordering::Acquire) {
@@ -271,7 +306,25 @@ impl Fetcher {
             }
             leaving.left = true;
         }
-        lead.sender.send_replace(Some(result));
+        lead.sender.send_replace(Some((result, source)));
+    }
+
+    /// This replica's own fetch, with its key's local backoff kept up to date.
+    async fn fetch_locally(&self, lead: &Lead) -> FetchResult {
+        let result = self.fetch_guarded(&lead.key, &lead.request_id).await;
+        if is_upstream_failure(&result) {
+            let delay = self
+                .backoff
+                .record_failure(&lead.key, result.clone(), Instant::now());
+            self.metrics.backoffs.increment(1);
+            tracing::debug!(request_id = lead.request_id, key = ?lead.key, ?delay, "key backs off");
+        } else if !matches!(
+            result,
+            Err(GatewayError::CircuitOpen { .. } | GatewayError::Overloaded { .. })
+        ) {
+            self.backoff.clear(&lead.key);
+        }
+        result
     }
 
     /// One request to Alumio, if the breaker and the budget allow it.
@@ -339,7 +392,7 @@ impl Fetcher {
 /// What a leader needs to run its fetch and hand the answer over.
 struct Lead {
     key: TaskKey,
-    sender: watch::Sender<Option<FetchResult>>,
+    sender: watch::Sender<Answer>,
     detached: Arc<AtomicBool>,
     request_id: String,
 }

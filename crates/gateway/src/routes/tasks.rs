@@ -90,13 +90,18 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
         let outcome = CacheOutcome::Stale(StaleReason::Revalidating);
         return render(entry, outcome, true, method, headers);
     }
-    let last_good = cached.filter(|entry| entry.stale_for(now) <= state.stale_if_error());
     let fetch = state.fetcher().fetch(key, request_id);
     let (result, outcome) = match tokio::time::timeout(state.request_timeout(), fetch).await {
         Ok(fetched) => fetched,
         Err(_) => (Err(GatewayError::UpstreamTimeout), CacheOutcome::Miss),
     };
-    if let Some(stale) = last_good.filter(|_| allows_stale(&result)) {
+    // The fetch may have brought a stale copy from the shared tier into L1.
+    let last_good = || {
+        cached
+            .or_else(|| state.cache().get(key))
+            .filter(|entry| entry.stale_for(now) <= state.stale_if_error())
+    };
+    if let Some(stale) = allows_stale(&result).then(last_good).flatten() {
         state
             .metrics()
             .cache
@@ -106,7 +111,8 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
         return render(&stale, outcome, true, method, headers);
     }
     match outcome {
-        CacheOutcome::Hit => state.metrics().cache.hits.increment(1),
+        CacheOutcome::Hit | CacheOutcome::SharedHit => state.metrics().cache.hits.increment(1),
+        CacheOutcome::Stale(reason) => state.metrics().cache.stale_served.increment(reason),
         _ => state.metrics().cache.misses.increment(1),
     }
     match result {

@@ -22,6 +22,15 @@ pub enum RedisBreakerState {
 }
 
 impl RedisBreakerState {
+    /// The state as `/readyz` spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Closed => "closed",
+            Self::Open => "open",
+            Self::HalfOpen => "half-open",
+        }
+    }
+
     /// The gauge value: 0 closed, 1 open, 2 half-open.
     pub fn as_gauge(self) -> f64 {
         match self {

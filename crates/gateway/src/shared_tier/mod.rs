@@ -28,7 +28,8 @@ pub use breaker::RedisBreakerState;
 pub use keys::{Generations, KeySpace, TaskKeys};
 pub use lease::{Lease, Lookup, Write};
 pub use metrics::{ErrorKind, LeaseOutcome, SharedTierMetrics};
-pub use settings::{DEFAULT_KEY_PREFIX, SettingsError, SharedTierSettings, redact_url};
+pub use purge::PurgeNotShared;
+pub use settings::{SettingsError, SharedTierSettings, redact_url};
 pub use value::{Corrupt, SharedFailure};
 
 use breaker::RedisBreaker;
