@@ -16,11 +16,15 @@ use crate::helpers::{
     secret_file, spawn_app_with, task_bytes, task_reply,
 };
 
-const ADMIN_TOKEN: &str = "admin-token-7e3f9b1d5a2c8e40";
+pub(crate) const ADMIN_TOKEN: &str = "admin-token-7e3f9b1d5a2c8e40";
 
 /// Turns on the admin API on a loopback port of its own, behind `ADMIN_TOKEN` (in
 /// `token_file`), with `/metrics` moved there when `metrics_on_admin`.
-fn use_admin(settings: &mut Settings, token_file: &NamedTempFile, metrics_on_admin: bool) {
+pub(crate) fn use_admin(
+    settings: &mut Settings,
+    token_file: &NamedTempFile,
+    metrics_on_admin: bool,
+) {
     settings.admin_listen = Some(SocketAddr::from(([127, 0, 0, 1], 0)));
     settings.admin_token_file = Some(token_file.path().to_owned());
     settings.metrics_on_admin = metrics_on_admin;
@@ -49,7 +53,7 @@ async fn admin_call(
     request.send().await.unwrap()
 }
 
-async fn purge(app: &TestApp, admin: SocketAddr, path: &str) {
+pub(crate) async fn purge(app: &TestApp, admin: SocketAddr, path: &str) {
     let response = admin_call(app, admin, reqwest::Method::DELETE, path, Some(ADMIN_TOKEN)).await;
     assert_eq!(response.status(), 204, "{path}");
 }

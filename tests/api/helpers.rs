@@ -106,6 +106,15 @@ pub(crate) async fn spawn_app_with(configure: impl FnOnce(&mut Settings)) -> Tes
     spawn(configure, None).await
 }
 
+/// A gateway in front of the Alumio at `upstream_base` (another app's mock, say), so several
+/// replicas can share one upstream.
+pub(crate) async fn spawn_app_against(
+    upstream_base: &str,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    spawn(configure, Some(upstream_base.to_owned())).await
+}
+
 /// A gateway in front of the simulated Alumio (no token check) instead of the mock, for fault
 /// injection; the simulator is in `TestApp::simulator`.
 pub(crate) async fn spawn_app_with_simulator(configure: impl FnOnce(&mut Settings)) -> TestApp {

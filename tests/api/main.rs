@@ -18,6 +18,7 @@ mod protection;
 mod relaying;
 mod schema_drift;
 mod secrets;
+mod shared_tier;
 mod shutdown;
 mod soak;
 mod stale;

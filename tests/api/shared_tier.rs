@@ -1,0 +1,197 @@
+//! The shared tier wired into the gateway: two replicas on one Redis in front of one mock
+//! Alumio. The fleet's wider black-box tests (three replicas, faults, the cluster) are in the
+//! fleet test files; these check the wiring from request to Redis and back.
+
+#[path = "../../crates/gateway/src/shared_tier/test_redis.rs"]
+mod test_redis;
+
+use std::time::{Duration, Instant};
+
+use alumio_gateway::StateSettings;
+use alumio_gateway::shared_tier::{DEFAULT_KEY_PREFIX, SharedTierSettings};
+use secrecy::SecretString;
+use serde_json::Value;
+
+use crate::admin::{purge, spawn_admin};
+use crate::helpers::{
+    TestApp, alumio_serves, concurrent_gets, spawn_app_against, spawn_app_with, task_reply,
+};
+use test_redis::TestRedis;
+
+fn with_redis(url: &str) -> impl FnOnce(&mut StateSettings) + use<> {
+    let url = url.to_owned();
+    move |settings| {
+        settings.shared_tier = Some(SharedTierSettings {
+            urls: SecretString::from(url),
+            cluster: false,
+            key_prefix: DEFAULT_KEY_PREFIX.into(),
+            command_timeout: Duration::from_millis(200),
+            lease_ttl: Duration::from_secs(3),
+            keep_stale_for: Duration::from_secs(60),
+            max_body: 1024 * 1024,
+        });
+    }
+}
+
+/// Two replicas on `redis`, both asking the first one's mock Alumio.
+async fn two_replicas(redis: &TestRedis) -> (TestApp, TestApp) {
+    let one = spawn_app_with(with_redis(&redis.url())).await;
+    let upstream = format!("{}/api/v1", one.alumio.uri());
+    let two = spawn_app_against(&upstream, with_redis(&redis.url())).await;
+    for app in [&one, &two] {
+        until_connected(app).await;
+    }
+    (one, two)
+}
+
+async fn readiness(app: &TestApp) -> Value {
+    let response = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(response.status(), 200, "readyz stays 200");
+    response.json().await.unwrap()
+}
+
+async fn until_connected(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let ready = readiness(app).await;
+        if ready["shared_tier"]["state"] == "connected" {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the shared tier did not connect: {ready}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+fn header(response: &reqwest::Response, name: &str) -> String {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_key_fetched_through_one_replica_is_a_shared_hit_on_the_other() {
+    let redis = TestRedis::start();
+    let (one, two) = two_replicas(&redis).await;
+    alumio_serves(&one, "t-1", task_reply("t-1", "finished")).await;
+    let first = one.get_task("t-1", Some("space=acme")).await;
+    assert_eq!(header(&first, "x-cache"), "MISS");
+    let etag = header(&first, "etag");
+    let body = first.bytes().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let shared = loop {
+        let response = two.get_task("t-1", Some("space=acme")).await;
+        if header(&response, "cache-status").contains("detail=shared") {
+            break response;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "replica two never got the shared copy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(shared.status(), 200);
+    assert_eq!(header(&shared, "x-cache"), "HIT");
+    assert_eq!(header(&shared, "etag"), etag);
+    assert!(
+        header(&shared, "cache-control").starts_with("max-age=29"),
+        "{:?}",
+        shared.headers()
+    );
+    assert_eq!(shared.bytes().await.unwrap(), body);
+    assert_eq!(
+        one.upstream_requests().await,
+        1,
+        "Alumio was asked once for the fleet"
+    );
+    let again = two.get_task("t-1", Some("space=acme")).await;
+    assert_eq!(
+        header(&again, "cache-status"),
+        "alumio-gateway; hit",
+        "now in two's L1"
+    );
+}
+
+#[tokio::test]
+async fn consumers_on_two_replicas_wait_for_one_upstream_request() {
+    let redis = TestRedis::start();
+    let (one, two) = two_replicas(&redis).await;
+    let slow = task_reply("busy", "processing").set_delay(Duration::from_millis(400));
+    alumio_serves(&one, "busy", slow).await;
+    let (a, b) = tokio::join!(
+        concurrent_gets(&one, "/api/v1/tasks/busy", 40),
+        concurrent_gets(&two, "/api/v1/tasks/busy", 40),
+    );
+    let bodies: Vec<_> = a.iter().chain(&b).collect();
+    assert!(bodies.iter().all(|(status, _)| *status == 200));
+    assert!(bodies.iter().all(|(_, body)| *body == bodies[0].1));
+    assert_eq!(one.upstream_requests().await, 1);
+}
+
+#[tokio::test]
+async fn a_purge_on_one_replica_reaches_the_other_within_a_second() {
+    let redis = TestRedis::start();
+    let (one, two) = two_replicas(&redis).await;
+    alumio_serves(&one, "p-1", task_reply("p-1", "finished")).await;
+    one.get_task("p-1", Some("space=acme")).await;
+    two.get_task("p-1", Some("space=acme")).await;
+    let before = one.upstream_requests().await;
+    assert_eq!(before, 1);
+    let admin = spawn_admin(&one, false).await;
+    purge(&one, admin, "/admin/cache/spaces/acme").await;
+    let purged = Instant::now();
+    loop {
+        let response = two.get_task("p-1", Some("space=acme")).await;
+        if header(&response, "x-cache") == "MISS" {
+            break;
+        }
+        assert!(
+            purged.elapsed() < Duration::from_secs(1),
+            "two still serves the purged copy"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(one.upstream_requests().await, 2);
+}
+
+#[tokio::test]
+async fn with_redis_gone_replicas_answer_alone_and_share_again_once_it_is_back() {
+    let mut redis = TestRedis::start();
+    let (one, two) = two_replicas(&redis).await;
+    redis.kill();
+    for identifier in ["a-1", "a-2", "a-3", "a-4"] {
+        alumio_serves(&one, identifier, task_reply(identifier, "finished")).await;
+        let started = Instant::now();
+        let response = one.get_task(identifier, None).await;
+        assert_eq!(response.status(), 200);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let ready = readiness(&one).await;
+        assert_eq!(ready["status"], "ready");
+        if ready["shared_tier"]["state"] == "local-only" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{ready}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    redis.restart();
+    until_connected(&one).await;
+    until_connected(&two).await;
+    alumio_serves(&one, "b-1", task_reply("b-1", "finished")).await;
+    one.get_task("b-1", None).await;
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while !header(&two.get_task("b-1", None).await, "cache-status").contains("detail=shared") {
+        assert!(Instant::now() < deadline, "sharing did not resume");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
