@@ -16,14 +16,14 @@ use crate::admin::{purge, spawn_admin};
 use crate::helpers::{
     TestApp, alumio_serves, concurrent_gets, spawn_app_against, spawn_app_with, task_reply,
 };
-use test_redis::TestRedis;
+use test_redis::{TestCluster, TestRedis};
 
-fn with_redis(url: &str) -> impl FnOnce(&mut StateSettings) + use<> {
+fn with_shared_tier(url: &str, cluster: bool) -> impl FnOnce(&mut StateSettings) + use<> {
     let url = url.to_owned();
     move |settings| {
         settings.shared_tier = Some(SharedTierSettings {
             urls: SecretString::from(url),
-            cluster: false,
+            cluster,
             key_prefix: DEFAULT_KEY_PREFIX.into(),
             command_timeout: Duration::from_millis(200),
             lease_ttl: Duration::from_secs(3),
@@ -35,9 +35,13 @@ fn with_redis(url: &str) -> impl FnOnce(&mut StateSettings) + use<> {
 
 /// Two replicas on `redis`, both asking the first one's mock Alumio.
 async fn two_replicas(redis: &TestRedis) -> (TestApp, TestApp) {
-    let one = spawn_app_with(with_redis(&redis.url())).await;
+    two_replicas_on(&redis.url(), false).await
+}
+
+async fn two_replicas_on(urls: &str, cluster: bool) -> (TestApp, TestApp) {
+    let one = spawn_app_with(with_shared_tier(urls, cluster)).await;
     let upstream = format!("{}/api/v1", one.alumio.uri());
-    let two = spawn_app_against(&upstream, with_redis(&redis.url())).await;
+    let two = spawn_app_against(&upstream, with_shared_tier(urls, cluster)).await;
     for app in [&one, &two] {
         until_connected(app).await;
     }
@@ -120,11 +124,22 @@ async fn a_key_fetched_through_one_replica_is_a_shared_hit_on_the_other() {
 async fn consumers_on_two_replicas_wait_for_one_upstream_request() {
     let redis = TestRedis::start();
     let (one, two) = two_replicas(&redis).await;
+    one_upstream_request_for_consumers_on_both(&one, &two).await;
+}
+
+#[tokio::test]
+async fn on_a_cluster_too_consumers_on_two_replicas_wait_for_one_upstream_request() {
+    let cluster = TestCluster::start();
+    let (one, two) = two_replicas_on(&cluster.urls(), true).await;
+    one_upstream_request_for_consumers_on_both(&one, &two).await;
+}
+
+async fn one_upstream_request_for_consumers_on_both(one: &TestApp, two: &TestApp) {
     let slow = task_reply("busy", "processing").set_delay(Duration::from_millis(400));
-    alumio_serves(&one, "busy", slow).await;
+    alumio_serves(one, "busy", slow).await;
     let (a, b) = tokio::join!(
-        concurrent_gets(&one, "/api/v1/tasks/busy", 40),
-        concurrent_gets(&two, "/api/v1/tasks/busy", 40),
+        concurrent_gets(one, "/api/v1/tasks/busy", 40),
+        concurrent_gets(two, "/api/v1/tasks/busy", 40),
     );
     let bodies: Vec<_> = a.iter().chain(&b).collect();
     assert!(bodies.iter().all(|(status, _)| *status == 200));

@@ -83,3 +83,74 @@ impl Drop for TestRedis {
         self.kill();
     }
 }
+
+/// Three `redis-server`s made one Redis Cluster of three masters.
+pub(super) struct TestCluster {
+    nodes: Vec<TestRedis>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestCluster {
+    /// Starts three cluster-enabled servers and joins them with `redis-cli --cluster create`.
+    pub(super) fn start() -> Self {
+        let dir = tempfile::tempdir().expect("a directory for the cluster's files");
+        let nodes: Vec<TestRedis> = (0..3)
+            .map(|index| {
+                let port = TcpListener::bind("127.0.0.1:0")
+                    .and_then(|listener| listener.local_addr())
+                    .expect("a free loopback port")
+                    .port();
+                let config = dir.path().join(format!("nodes-{index}.conf"));
+                let child = Command::new("redis-server")
+                    .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+                    .args(["--save", "", "--appendonly", "no", "--cluster-enabled", "yes"])
+                    .arg("--cluster-config-file")
+                    .arg(&config)
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap_or_else(|error| {
+                        panic!("cannot run redis-server ({error}): install redis-server and redis-tools")
+                    });
+                let node = TestRedis {
+                    child: Some(child),
+                    port,
+                };
+                let deadline = Instant::now() + Duration::from_secs(10);
+                while node.cli(&["PING"]).trim() != "PONG" {
+                    assert!(Instant::now() < deadline, "a cluster node did not answer PING");
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                node
+            })
+            .collect();
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
+        let mut create = vec!["--cluster", "create"];
+        create.extend(addresses.iter().map(String::as_str));
+        create.extend(["--cluster-replicas", "0", "--cluster-yes"]);
+        nodes[0].cli(&create);
+        let cluster = Self { nodes, _dir: dir };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while !cluster
+            .nodes
+            .iter()
+            .all(|node| node.cli(&["CLUSTER", "INFO"]).contains("cluster_state:ok"))
+        {
+            assert!(Instant::now() < deadline, "the cluster did not become ok");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        cluster
+    }
+
+    /// The seeds, comma-separated.
+    pub(super) fn urls(&self) -> String {
+        self.nodes
+            .iter()
+            .map(TestRedis::url)
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+}

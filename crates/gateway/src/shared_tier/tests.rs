@@ -38,6 +38,16 @@ async fn until_connected(tier: &SharedTier) {
     }
 }
 
+/// Every purge `tier` hears from other replicas, in order.
+fn purges_heard_by(tier: &SharedTier) -> Arc<Mutex<Vec<PurgeScope>>> {
+    let heard = Arc::new(Mutex::new(Vec::new()));
+    let log = Arc::clone(&heard);
+    tier.on_purge(Box::new(move |scope| {
+        log.lock().unwrap().push(scope.clone());
+    }));
+    heard
+}
+
 fn key(identifier: &str, space: Option<&str>) -> TaskKey {
     TaskKey::new(
         identifier.parse().unwrap(),
@@ -241,11 +251,7 @@ async fn a_corrupt_value_is_never_served() {
 async fn purges_reach_the_other_replica_within_a_second() {
     let redis = TestRedis::start();
     let (one, two) = (replica(&redis.url()), replica(&redis.url()));
-    let heard = Arc::new(Mutex::new(Vec::new()));
-    let log = Arc::clone(&heard);
-    two.on_purge(Box::new(move |scope| {
-        log.lock().unwrap().push(scope.clone());
-    }));
+    let heard = purges_heard_by(&two);
     until_connected(&one).await;
     until_connected(&two).await;
     let key = key("purged", Some("acme"));
@@ -369,4 +375,49 @@ async fn a_restarted_redis_makes_every_replica_drop_its_l1() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(two.inner.generations.read().unwrap().without_space, 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_stores_and_purges_work_on_a_cluster() {
+    let cluster = super::test_redis::TestCluster::start();
+    let cluster_settings = || SharedTierSettings {
+        cluster: true,
+        ..settings(&cluster.urls())
+    };
+    let metrics = GatewayMetrics::new().shared.clone();
+    let one = SharedTier::start(cluster_settings(), metrics.clone());
+    let two = SharedTier::start(cluster_settings(), metrics);
+    let heard = purges_heard_by(&two);
+    until_connected(&one).await;
+    until_connected(&two).await;
+    // Keys spread over the slots, so every node runs the scripts.
+    for index in 0..12 {
+        let key = key(&format!("task-{index}"), Some("acme"));
+        let lease = won(one.lookup(&key).await);
+        assert!(matches!(two.lookup(&key).await, Lookup::Lost { .. }));
+        let waiter = two.clone();
+        let waiting_key = key.clone();
+        let wait = tokio::spawn(async move { waiter.wait_for_holder(&waiting_key).await });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let answer = task("{}", Duration::from_secs(60));
+        assert_eq!(one.store_now(&lease, &Write::Answer(answer)).await, Ok(0));
+        assert!(
+            matches!(wait.await.unwrap(), Lookup::Fresh(_)),
+            "key {index}"
+        );
+    }
+    let scope = PurgeScope::Space("acme".parse().unwrap());
+    let purged = Instant::now();
+    one.purge(&scope).await.unwrap();
+    while !heard.lock().unwrap().contains(&scope) {
+        assert!(
+            purged.elapsed() < Duration::from_secs(1),
+            "the purge was not heard"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(matches!(
+        two.lookup(&key("task-0", Some("acme"))).await,
+        Lookup::Won { .. }
+    ));
 }
