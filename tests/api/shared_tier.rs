@@ -13,14 +13,19 @@ use secrecy::SecretString;
 use serde_json::Value;
 
 use crate::admin::{purge, spawn_admin};
+use wiremock::Mock;
+use wiremock::matchers::{method, path};
+
 use crate::helpers::{
-    TestApp, alumio_serves, concurrent_gets, spawn_app_against, spawn_app_with, task_reply,
+    TestApp, alumio_serves, concurrent_gets, error_reply, spawn_app_against, spawn_app_with,
+    task_reply,
 };
 use test_redis::{TestCluster, TestRedis};
 
 fn with_shared_tier(url: &str, cluster: bool) -> impl FnOnce(&mut StateSettings) + use<> {
     let url = url.to_owned();
     move |settings| {
+        settings.freshness.ttl_settled = Duration::from_secs(30);
         settings.shared_tier = Some(SharedTierSettings {
             urls: SecretString::from(url),
             cluster,
@@ -207,6 +212,73 @@ async fn with_redis_gone_replicas_answer_alone_and_share_again_once_it_is_back()
     let deadline = Instant::now() + Duration::from_secs(2);
     while !header(&two.get_task("b-1", None).await, "cache-status").contains("detail=shared") {
         assert!(Instant::now() < deadline, "sharing did not resume");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Two replicas whose settled answers are fresh for one second and may stand in for
+/// `stale_while_revalidate` while refreshing; Alumio answers `identifier` once, then 500s.
+async fn replicas_with_a_short_freshness(
+    redis: &TestRedis,
+    identifier: &str,
+    stale_while_revalidate: Duration,
+) -> (TestApp, TestApp) {
+    let configure = move |settings: &mut StateSettings| {
+        with_shared_tier(&redis.url(), false)(settings);
+        settings.freshness.ttl_settled = Duration::from_secs(1);
+        settings.stale_while_revalidate = stale_while_revalidate;
+        settings.stale_if_error = Duration::from_secs(60);
+    };
+    let one = spawn_app_with(configure).await;
+    let upstream = format!("{}/api/v1", one.alumio.uri());
+    let two = spawn_app_against(&upstream, configure).await;
+    until_connected(&one).await;
+    until_connected(&two).await;
+    let task_path = format!("/api/v1/tasks/{identifier}");
+    Mock::given(method("GET"))
+        .and(path(task_path.clone()))
+        .respond_with(task_reply(identifier, "finished"))
+        .up_to_n_times(1)
+        .mount(&one.alumio)
+        .await;
+    Mock::given(method("GET"))
+        .and(path(task_path))
+        .respond_with(error_reply(500, "Internal Server Error"))
+        .mount(&one.alumio)
+        .await;
+    assert_eq!(one.get_task(identifier, None).await.status(), 200);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    (one, two)
+}
+
+#[tokio::test]
+async fn a_stale_copy_in_the_shared_tier_stands_in_when_alumio_fails() {
+    let redis = TestRedis::start();
+    let (one, two) = replicas_with_a_short_freshness(&redis, "s-1", Duration::ZERO).await;
+    let response = two.get_task("s-1", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-cache"), "STALE");
+    assert!(header(&response, "cache-status").contains("detail=upstream-failed"));
+    let age: u64 = header(&response, "age").parse().unwrap();
+    assert!(age >= 1, "the age the answer really has: {age}");
+    assert_eq!(
+        one.upstream_requests().await,
+        2,
+        "one fetch, one failed refresh"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_copy_in_the_shared_tier_is_served_at_once_while_it_revalidates() {
+    let redis = TestRedis::start();
+    let (one, two) = replicas_with_a_short_freshness(&redis, "s-2", Duration::from_secs(10)).await;
+    let response = two.get_task("s-2", None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(header(&response, "x-cache"), "STALE");
+    assert!(header(&response, "cache-status").contains("detail=revalidating"));
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while one.upstream_requests().await < 2 {
+        assert!(Instant::now() < deadline, "the refresh went to Alumio");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
