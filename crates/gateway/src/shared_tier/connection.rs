@@ -82,17 +82,21 @@ pub(crate) fn connect_in_background(settings: &SharedTierSettings, slot: &Arc<Co
     let settings = settings.clone();
     let slot = Arc::clone(slot);
     tokio::spawn(async move {
-        loop {
-            match tokio::time::timeout(CONNECT_TIMEOUT, connect(&settings)).await {
+        for attempt in 0_u64.. {
+            let failure = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&settings)).await {
                 Ok(Ok(connection)) => {
                     slot.set(connection);
                     tracing::info!(redis = %settings.redacted_urls(), "shared tier connected");
                     return;
                 }
-                Ok(Err(error)) => {
-                    tracing::debug!(kind = ?error.kind(), "shared tier cannot connect yet");
-                }
-                Err(_) => tracing::debug!("shared tier connection attempt timed out"),
+                Ok(Err(error)) => settings.redact_message(&error.to_string()),
+                Err(_) => "the connection attempt timed out".to_owned(),
+            };
+            // The first failure and then one in a hundred are worth a warning; the rest debug.
+            if attempt % 100 == 0 {
+                tracing::warn!(redis = %settings.redacted_urls(), %failure, "shared tier cannot connect; serving local-only");
+            } else {
+                tracing::debug!(%failure, "shared tier cannot connect yet");
             }
             tokio::time::sleep(RECONNECT_PAUSE).await;
         }
