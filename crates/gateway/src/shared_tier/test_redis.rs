@@ -71,6 +71,23 @@ impl TestRedis {
         }
     }
 
+    /// Stops the process in its tracks (`SIGSTOP`), as a Redis stuck in a long command or a
+    /// frozen VM would be: connections stay open and nothing answers. `thaw` resumes it.
+    pub(super) fn freeze(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Resumes a frozen server.
+    pub(super) fn thaw(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.as_ref().expect("a running server").id().to_string();
+        let status = Command::new("kill").args([signal, &pid]).status();
+        assert!(status.is_ok_and(|status| status.success()), "kill {signal} {pid}");
+    }
+
     /// Starts it again on the same port, empty.
     pub(super) fn restart(&mut self) {
         self.kill();
