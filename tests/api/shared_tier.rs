@@ -17,8 +17,8 @@ use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
 use crate::helpers::{
-    TestApp, alumio_serves, concurrent_gets, error_reply, spawn_app_against, spawn_app_with,
-    task_reply,
+    TestApp, alumio_serves, concurrent_gets, error_reply, metric, spawn_app_against,
+    spawn_app_with, task_reply,
 };
 use test_redis::{TestCluster, TestRedis};
 
@@ -123,6 +123,15 @@ async fn a_key_fetched_through_one_replica_is_a_shared_hit_on_the_other() {
         "alumio-gateway; hit",
         "now in two's L1"
     );
+    let (one_metrics, two_metrics) = (one.metrics().await, two.metrics().await);
+    let won = "alumio_gateway_shared_leases_total{outcome=\"won\"}";
+    assert_eq!(metric(&one_metrics, won), 1.0, "{one_metrics}");
+    assert!(metric(&two_metrics, "alumio_gateway_shared_hits_total") >= 1.0);
+    assert_eq!(
+        metric(&two_metrics, "alumio_gateway_shared_breaker_state"),
+        0.0
+    );
+    assert!(two_metrics.contains("alumio_gateway_shared_command_seconds_bucket"));
 }
 
 #[tokio::test]

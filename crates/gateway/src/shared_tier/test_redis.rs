@@ -83,9 +83,17 @@ impl TestRedis {
     }
 
     fn signal(&self, signal: &str) {
-        let pid = self.child.as_ref().expect("a running server").id().to_string();
+        let pid = self
+            .child
+            .as_ref()
+            .expect("a running server")
+            .id()
+            .to_string();
         let status = Command::new("kill").args([signal, &pid]).status();
-        assert!(status.is_ok_and(|status| status.success()), "kill {signal} {pid}");
+        assert!(
+            status.is_ok_and(|status| status.success()),
+            "kill {signal} {pid}"
+        );
     }
 
     /// Starts it again on the same port, empty.

@@ -434,17 +434,26 @@ async fn a_frozen_redis_costs_each_lookup_one_command_timeout_until_the_breaker_
         let started = Instant::now();
         assert!(matches!(tier.lookup(&key).await, Lookup::Unavailable));
         let took = started.elapsed();
-        assert!(took < Duration::from_millis(300), "bounded by the 200 ms timeout: {took:?}");
+        assert!(
+            took < Duration::from_millis(300),
+            "bounded by the 200 ms timeout: {took:?}"
+        );
         if took >= Duration::from_millis(150) {
             timed_out += 1;
         }
     }
-    assert!(timed_out <= 3, "the open breaker answers at once: {timed_out} waited");
+    assert!(
+        timed_out <= 3,
+        "the open breaker answers at once: {timed_out} waited"
+    );
     assert_eq!(tier.breaker_state(), RedisBreakerState::Open);
     redis.thaw();
     let deadline = Instant::now() + Duration::from_secs(10);
     while tier.state() != TierState::Connected {
-        assert!(Instant::now() < deadline, "the tier came back after the freeze");
+        assert!(
+            Instant::now() < deadline,
+            "the tier came back after the freeze"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(matches!(tier.lookup(&key).await, Lookup::Won { .. }));
