@@ -291,3 +291,34 @@ async fn a_stale_copy_in_the_shared_tier_is_served_at_once_while_it_revalidates(
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn with_redis_frozen_consumers_wait_at_most_the_command_timeout_more() {
+    let redis = TestRedis::start();
+    let (one, _two) = two_replicas(&redis).await;
+    redis.freeze();
+    for index in 0..6 {
+        let identifier = format!("f-{index}");
+        alumio_serves(&one, &identifier, task_reply(&identifier, "finished")).await;
+        let started = Instant::now();
+        let response = one.get_task(&identifier, None).await;
+        assert_eq!(response.status(), 200);
+        let took = started.elapsed();
+        // The 200 ms command timeout plus the mock's answer, with room for a loaded machine.
+        assert!(took < Duration::from_millis(700), "{identifier}: {took:?}");
+    }
+    let metrics = one.metrics().await;
+    assert!(
+        metric(
+            &metrics,
+            "alumio_gateway_shared_errors_total{kind=\"timeout\"}"
+        ) >= 1.0
+    );
+    assert_eq!(
+        metric(&metrics, "alumio_gateway_shared_breaker_state"),
+        1.0,
+        "{metrics}"
+    );
+    redis.thaw();
+    until_connected(&one).await;
+}
