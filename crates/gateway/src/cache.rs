@@ -1,5 +1,6 @@
-//! The cache behind a small interface, `ResponseCache`, with the in-process moka tier as its one
-//! implementation today; a shared second tier for several replicas can plug in beside it.
+//! The cache behind a small interface, `ResponseCache`, with the in-process moka tier (L1) as
+//! its one implementation. The fleet's shared tier (L2, `shared_tier`) is not a `ResponseCache`:
+//! its lookups await Redis, so it sits behind the fetcher, never on the synchronous hit path.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
