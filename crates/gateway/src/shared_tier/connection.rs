@@ -83,6 +83,9 @@ pub(crate) fn connect_in_background(settings: &SharedTierSettings, slot: &Arc<Co
     let slot = Arc::clone(slot);
     tokio::spawn(async move {
         for attempt in 0_u64.. {
+            if Arc::strong_count(&slot) == 1 {
+                return; // The tier is gone.
+            }
             let failure = match tokio::time::timeout(CONNECT_TIMEOUT, connect(&settings)).await {
                 Ok(Ok(connection)) => {
                     slot.set(connection);
