@@ -7,44 +7,43 @@ mod test_redis;
 
 use std::time::{Duration, Instant};
 
-use alumio_gateway::StateSettings;
-use alumio_gateway::shared_tier::{DEFAULT_KEY_PREFIX, SharedTierSettings};
+use alumio_gateway::Settings;
 use secrecy::SecretString;
 use serde_json::Value;
 
-use crate::admin::{purge, spawn_admin};
+use crate::admin::{ADMIN_TOKEN, purge, use_admin};
 use wiremock::Mock;
 use wiremock::matchers::{method, path};
 
 use crate::helpers::{
-    TestApp, alumio_serves, concurrent_gets, error_reply, metric, spawn_app_against,
+    TestApp, alumio_serves, concurrent_gets, error_reply, metric, secret_file, spawn_app_against,
     spawn_app_with, task_reply,
 };
 use test_redis::{TestCluster, TestRedis};
 
-fn with_shared_tier(url: &str, cluster: bool) -> impl FnOnce(&mut StateSettings) + use<> {
-    let url = url.to_owned();
+fn with_shared_tier(urls: &str, cluster: bool) -> impl FnOnce(&mut Settings) + use<> {
+    let urls = urls.to_owned();
     move |settings| {
-        settings.freshness.ttl_settled = Duration::from_secs(30);
-        settings.shared_tier = Some(SharedTierSettings {
-            urls: SecretString::from(url),
-            cluster,
-            key_prefix: DEFAULT_KEY_PREFIX.into(),
-            command_timeout: Duration::from_millis(200),
-            lease_ttl: Duration::from_secs(3),
-            keep_stale_for: Duration::from_secs(60),
-            max_body: 1024 * 1024,
-        });
+        settings.redis_url = Some(SecretString::from(urls));
+        settings.redis_cluster = cluster;
+        settings.redis_command_timeout = Duration::from_millis(200);
+        settings.ttl_settled = Duration::from_secs(30);
     }
 }
 
-/// Two replicas on `redis`, both asking the first one's mock Alumio.
+/// Two replicas on `redis`, both asking the first one's mock Alumio; the first has its admin
+/// API on.
 async fn two_replicas(redis: &TestRedis) -> (TestApp, TestApp) {
     two_replicas_on(&redis.url(), false).await
 }
 
 async fn two_replicas_on(urls: &str, cluster: bool) -> (TestApp, TestApp) {
-    let one = spawn_app_with(with_shared_tier(urls, cluster)).await;
+    let token_file = secret_file(ADMIN_TOKEN);
+    let one = spawn_app_with(|settings| {
+        with_shared_tier(urls, cluster)(settings);
+        use_admin(settings, &token_file, false);
+    })
+    .await;
     let upstream = format!("{}/api/v1", one.alumio.uri());
     let two = spawn_app_against(&upstream, with_shared_tier(urls, cluster)).await;
     for app in [&one, &two] {
@@ -170,7 +169,7 @@ async fn a_purge_on_one_replica_reaches_the_other_within_a_second() {
     two.get_task("p-1", Some("space=acme")).await;
     let before = one.upstream_requests().await;
     assert_eq!(before, 1);
-    let admin = spawn_admin(&one, false).await;
+    let admin = one.admin_address.expect("the admin API is on");
     purge(&one, admin, "/admin/cache/spaces/acme").await;
     let purged = Instant::now();
     loop {
@@ -232,9 +231,9 @@ async fn replicas_with_a_short_freshness(
     identifier: &str,
     stale_while_revalidate: Duration,
 ) -> (TestApp, TestApp) {
-    let configure = move |settings: &mut StateSettings| {
+    let configure = |settings: &mut Settings| {
         with_shared_tier(&redis.url(), false)(settings);
-        settings.freshness.ttl_settled = Duration::from_secs(1);
+        settings.ttl_settled = Duration::from_secs(1);
         settings.stale_while_revalidate = stale_while_revalidate;
         settings.stale_if_error = Duration::from_secs(60);
     };
