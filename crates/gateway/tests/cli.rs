@@ -71,6 +71,37 @@ fn an_invalid_setting_stops_start_up_with_exit_64_and_one_line() {
 }
 
 #[test]
+fn the_redis_password_is_never_printed_by_help_or_a_refused_url() {
+    let secret_url = "redis://gateway:hunter2-redis@127.0.0.1:notaport/0";
+    let help = gateway()
+        .arg("--help")
+        .env("GATEWAY_REDIS_URL", secret_url)
+        .output()
+        .unwrap();
+    assert!(help.status.success());
+    let help = String::from_utf8(help.stdout).unwrap();
+    assert!(help.contains("GATEWAY_REDIS_URL"), "{help}");
+    assert!(!help.contains("hunter2-redis"), "{help}");
+
+    let output = gateway()
+        .args([
+            "--demo",
+            "--redis-url",
+            "http://gateway:hunter2-redis@127.0.0.1:6379/0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(64));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("--redis-url"), "{stderr}");
+    assert!(
+        stderr.contains("gateway:***@"),
+        "the redacted form: {stderr}"
+    );
+    assert!(!stderr.contains("hunter2-redis"), "{stderr}");
+}
+
+#[test]
 fn a_missing_token_is_a_usage_error_that_names_where_to_put_it() {
     let output = gateway()
         .args(["--upstream", "https://acme.alumio.com/api/v1"])
