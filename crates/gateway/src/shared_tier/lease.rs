@@ -105,7 +105,7 @@ impl SharedTier {
     }
 
     async fn lookup_as(&self, key: &TaskKey, winning: LeaseOutcome) -> Lookup {
-        if !self.in_sync() {
+        if !self.catch_up().await {
             return Lookup::Unavailable;
         }
         let keys = self.task_keys(key);

@@ -90,6 +90,8 @@ struct Inner {
     sync: Mutex<SyncState>,
     /// Poked by a purge notice so the purge stream is read at once.
     purge_notice: Notify,
+    /// One reader of the purge stream at a time, so no purge is applied twice.
+    following: tokio::sync::Mutex<()>,
     /// The local waiter of each key another replica is fetching, by task id.
     waiters: Mutex<HashMap<String, Arc<Notify>>>,
     writes: Arc<Semaphore>,
@@ -110,6 +112,7 @@ impl SharedTier {
             generations: RwLock::new(Generations::default()),
             sync: Mutex::new(SyncState::default()),
             purge_notice: Notify::new(),
+            following: tokio::sync::Mutex::new(()),
             waiters: Mutex::new(HashMap::new()),
             writes: Arc::new(Semaphore::new(MAX_PENDING_WRITES)),
             replica_id: format!("{:016x}", fastrand::u64(..)),

@@ -37,7 +37,7 @@ pub(crate) struct SyncState {
     /// The last entry applied; `None` until the first full sync.
     last_seen: Option<StreamId>,
     /// When the stream was last read.
-    synced_at: Option<Instant>,
+    pub(super) synced_at: Option<Instant>,
     /// Whether the first sync happened: later full syncs also drop L1.
     synced_once: bool,
 }
@@ -144,6 +144,23 @@ impl SharedTier {
             .is_some_and(|at| at.elapsed() < IN_SYNC_FOR)
     }
 
+    /// Whether L2 may be used now: in sync, or brought in sync by reading the stream at once
+    /// (when the background reader fell behind, on a busy machine, say).
+    pub(crate) async fn catch_up(&self) -> bool {
+        if self.in_sync() {
+            return true;
+        }
+        if self.sync_state().last_seen.is_none() {
+            return false; // Not connected yet: the background reader makes the first sync.
+        }
+        let _following = self.inner.following.lock().await;
+        if !self.in_sync() {
+            // Another caller may have caught up while this one waited for the lock.
+            let _ = self.follow_locked().await;
+        }
+        self.in_sync()
+    }
+
     fn sync_state(&self) -> std::sync::MutexGuard<'_, SyncState> {
         self.inner
             .sync
@@ -184,6 +201,12 @@ impl SharedTier {
 
     /// One round of following the stream: a full sync when needed, else the new entries.
     async fn follow_once(&self) -> Result<(), CommandError> {
+        let _following = self.inner.following.lock().await;
+        self.follow_locked().await
+    }
+
+    /// `follow_once` for a caller that holds the `following` lock.
+    async fn follow_locked(&self) -> Result<(), CommandError> {
         let last_seen = self.sync_state().last_seen;
         let Some(last_seen) = last_seen else {
             return self.full_sync().await;

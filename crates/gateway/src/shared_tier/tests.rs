@@ -458,3 +458,29 @@ async fn a_frozen_redis_costs_each_lookup_one_command_timeout_until_the_breaker_
     }
     assert!(matches!(tier.lookup(&key).await, Lookup::Won { .. }));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_replica_whose_purge_reader_fell_behind_catches_up_before_it_uses_l2() {
+    let redis = TestRedis::start();
+    let (one, two) = (replica(&redis.url()), replica(&redis.url()));
+    let heard = purges_heard_by(&two);
+    until_connected(&one).await;
+    until_connected(&two).await;
+    let key = key("behind", Some("acme"));
+    let lease = won(one.lookup(&key).await);
+    one.store_now(&lease, &Write::Answer(task("{}", Duration::from_secs(60))))
+        .await
+        .unwrap();
+    let scope = PurgeScope::Space("acme".parse().unwrap());
+    one.purge(&scope).await.unwrap();
+    // As if two's reader had stalled since before the purge.
+    two.inner.sync.lock().unwrap().synced_at = Some(Instant::now() - Duration::from_secs(5));
+    assert!(!two.in_sync());
+    let lookup = two.lookup(&key).await;
+    assert!(
+        !matches!(lookup, Lookup::Fresh(_)),
+        "the purged value is not served: {lookup:?}"
+    );
+    assert!(two.in_sync(), "the lookup read the stream first");
+    assert!(heard.lock().unwrap().contains(&scope));
+}
