@@ -7,7 +7,8 @@
 //! upstream budget before it is sent; a failed one backs its key off, and until the backoff
 //! passes, the key's consumers get the remembered failure at once instead of a new request.
 //! Errors reach every waiter of the one fetch and are never stored. A purge detaches matching
-//! fetches: their answers are not stored, and their waiters ask again.
+//! fetches: their answers are not stored, and their waiters ask again. With a shared tier the
+//! leader asks it before Alumio, so the fleet makes one request per key (`shared.rs`).
 
 mod classify;
 mod drift;
