@@ -35,7 +35,7 @@ pub struct StateSettings {
     /// Requests to Alumio in flight, per second and queued.
     pub budget: BudgetSettings,
     /// The shared tier on Redis; `None` for a replica that caches alone. From `Settings`
-    /// through `Settings::shared_tier`, which may read a file.
+    /// through `SharedTierSettings::from_settings`, which may read a file.
     pub shared_tier: Option<SharedTierSettings>,
 }
 

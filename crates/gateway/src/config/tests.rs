@@ -114,56 +114,6 @@ fn the_token_file_gives_the_token_and_never_shows_it() {
 }
 
 #[test]
-fn without_a_redis_url_there_is_no_shared_tier() {
-    let settings = load(&["--demo"]).unwrap();
-    assert!(settings.shared_tier().unwrap().is_none());
-    assert_eq!(settings.redis_key_prefix, "alumio-gateway:v1:");
-    assert_eq!(settings.redis_command_timeout, Duration::from_millis(50));
-}
-
-#[test]
-fn the_redis_url_is_read_from_its_file_and_the_lease_outlasts_a_fetch() {
-    let file = config_file("redis://gateway:hunter2@127.0.0.1:6379/2\n");
-    let settings = load(&["--demo", "--redis-url-file", file.path()]).unwrap();
-    let shared = settings.shared_tier().unwrap().unwrap();
-    assert_eq!(
-        shared.url_list(),
-        ["redis://gateway:hunter2@127.0.0.1:6379/2"]
-    );
-    assert_eq!(
-        shared.redacted_urls(),
-        "redis://gateway:***@127.0.0.1:6379/2"
-    );
-    // Queue timeout 2s + 2 attempts x 10s + connect 2s, plus the 1s margin.
-    assert_eq!(shared.lease_ttl, Duration::from_secs(25));
-    assert_eq!(shared.keep_stale_for, Duration::from_secs(3600));
-}
-
-#[test]
-fn a_bad_redis_url_is_refused_without_quoting_its_password() {
-    for url in [
-        "http://gateway:hunter2@h:1",
-        "redis://gateway:hunter2@h:notaport",
-    ] {
-        let error = load(&["--demo", "--redis-url", url])
-            .unwrap_err()
-            .to_string();
-        assert!(error.contains("--redis-url"), "{error}");
-        assert!(!error.contains("hunter2"), "{error}");
-    }
-    let error = load(&[
-        "--demo",
-        "--redis-url",
-        "redis://h:1",
-        "--redis-key-prefix",
-        "a{b}",
-    ])
-    .unwrap_err()
-    .to_string();
-    assert!(error.contains("--redis-key-prefix"), "{error}");
-}
-
-#[test]
 fn the_redis_url_never_shows_in_help_or_debug() {
     let mut command = Settings::command();
     let help = command.render_long_help().to_string();

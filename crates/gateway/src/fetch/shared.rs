@@ -11,7 +11,7 @@ use super::classify::is_upstream_failure;
 use super::{FetchResult, Fetched, Fetcher, Lead, Source};
 use crate::entry::StoredResponse;
 use crate::error::GatewayError;
-use crate::shared_tier::{Lookup, SharedFailure, SharedTier, Write};
+use crate::shared_tier::{BackoffBounds, Lookup, SharedFailure, SharedTier, Write};
 
 impl Fetcher {
     /// The leader's answer for its key, and where it came from.
@@ -55,7 +55,11 @@ impl Fetcher {
         match result {
             Ok(fetched) if fetched.stored => Write::Answer(Arc::clone(&fetched.response)),
             _ if is_upstream_failure(result) => {
-                Write::Failure(shared_failure(result), self.backoff_policy)
+                let bounds = BackoffBounds {
+                    first: self.backoff_policy.initial,
+                    longest: self.backoff_policy.max,
+                };
+                Write::Failure(shared_failure(result), bounds)
             }
             _ => Write::Release,
         }

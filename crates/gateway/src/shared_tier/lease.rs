@@ -16,7 +16,6 @@ use super::value::{self, Decoded, SharedFailure, millis};
 use super::{CommandError, SharedTier, TaskKeys};
 use crate::entry::StoredResponse;
 use crate::key::TaskKey;
-use crate::upstream::FailureBackoff;
 
 /// How often a waiting replica looks again when no notice came.
 const POLL_INTERVAL: Duration = Duration::from_millis(75);
@@ -62,10 +61,20 @@ pub enum Write {
     /// A storable answer.
     Answer(Arc<StoredResponse>),
     /// A failure the key now backs off from, fleet-wide.
-    Failure(SharedFailure, FailureBackoff),
+    Failure(SharedFailure, BackoffBounds),
     /// Nothing to store (an answer that is relayed once, or this replica is protecting
     /// Alumio): free the lease so another replica may try.
     Release,
+}
+
+/// How long a failing key backs off across the fleet: about `first` after one failure,
+/// doubling per further failure up to `longest`, each wait drawn between half and all of that.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackoffBounds {
+    /// The wait after the first failure.
+    pub first: Duration,
+    /// The longest wait.
+    pub longest: Duration,
 }
 
 /// The raw shape of a lookup reply.
@@ -281,10 +290,14 @@ impl SharedTier {
             }
             Write::Failure(failure, backoff) => {
                 let jitter = 0.5 + fastrand::f64() / 2.0;
-                let keep = backoff.max.saturating_mul(4).max(Duration::from_secs(1));
+                // The count outlives the longest wait, so consecutive failures keep doubling.
+                let keep = backoff
+                    .longest
+                    .saturating_mul(4)
+                    .max(Duration::from_secs(1));
                 let numbers = vec![
-                    millis(backoff.initial).max(1).to_string(),
-                    millis(backoff.max).max(1).to_string(),
+                    millis(backoff.first).max(1).to_string(),
+                    millis(backoff.longest).max(1).to_string(),
                     format!("{jitter:.3}"),
                     millis(keep).to_string(),
                 ];

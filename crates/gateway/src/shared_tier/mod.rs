@@ -26,7 +26,7 @@ use tokio::sync::{Notify, Semaphore};
 
 pub use breaker::RedisBreakerState;
 pub use keys::{Generations, KeySpace, TaskKeys};
-pub use lease::{Lease, Lookup, Write};
+pub use lease::{BackoffBounds, Lease, Lookup, Write};
 pub use metrics::{ErrorKind, LeaseOutcome, SharedTierMetrics};
 pub use purge::PurgeNotShared;
 pub use settings::{SettingsError, SharedTierSettings, redact_url};

@@ -12,13 +12,12 @@ use super::test_redis::TestRedis;
 use super::*;
 use crate::entry::{EntryKind, StoredResponse};
 use crate::metrics::GatewayMetrics;
-use crate::upstream::FailureBackoff;
 
 fn settings(url: &str) -> SharedTierSettings {
     SharedTierSettings {
         urls: SecretString::from(url.to_owned()),
         cluster: false,
-        key_prefix: DEFAULT_KEY_PREFIX.into(),
+        key_prefix: crate::config::DEFAULT_REDIS_KEY_PREFIX.into(),
         command_timeout: Duration::from_millis(200),
         lease_ttl: Duration::from_millis(600),
         keep_stale_for: Duration::from_secs(30),
@@ -182,9 +181,9 @@ async fn a_failure_backs_the_key_off_for_the_whole_fleet() {
     until_connected(&two).await;
     let key = key("failing", Some("acme"));
     let lease = won(one.lookup(&key).await);
-    let backoff = FailureBackoff {
-        initial: Duration::from_millis(400),
-        max: Duration::from_secs(5),
+    let backoff = BackoffBounds {
+        first: Duration::from_millis(400),
+        longest: Duration::from_secs(5),
     };
     let delay = one
         .store_now(&lease, &Write::Failure(SharedFailure::Unreachable, backoff))
