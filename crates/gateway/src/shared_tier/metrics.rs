@@ -25,7 +25,12 @@ pub enum ErrorKind {
 
 impl MetricLabel for ErrorKind {
     const NAME: &'static str = "kind";
-    const ALL: &'static [Self] = &[Self::Timeout, Self::Connection, Self::Protocol, Self::Corrupt];
+    const ALL: &'static [Self] = &[
+        Self::Timeout,
+        Self::Connection,
+        Self::Protocol,
+        Self::Corrupt,
+    ];
 
     fn as_str(self) -> &'static str {
         match self {

@@ -11,7 +11,6 @@ use crate::config::{ConfigError, Settings, read_secret_file};
 /// The margin a fetch lease holds beyond the longest a fetch may take.
 const LEASE_MARGIN: Duration = Duration::from_secs(1);
 
-
 /// How to reach Redis and use it.
 #[derive(Clone)]
 pub struct SharedTierSettings {

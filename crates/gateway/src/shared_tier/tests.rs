@@ -11,7 +11,7 @@ use secrecy::SecretString;
 use super::test_redis::TestRedis;
 use super::*;
 use crate::entry::{EntryKind, StoredResponse};
-use crate::metrics::GatewayMetrics;
+use crate::metrics::MetricsRegistry;
 
 fn settings(url: &str) -> SharedTierSettings {
     SharedTierSettings {
@@ -25,8 +25,13 @@ fn settings(url: &str) -> SharedTierSettings {
     }
 }
 
+/// Metrics on a registry of their own, so each test counts apart.
+fn fresh_metrics() -> SharedTierMetrics {
+    SharedTierMetrics::register(&MetricsRegistry::new())
+}
+
 fn replica(url: &str) -> SharedTier {
-    SharedTier::start(settings(url), GatewayMetrics::new().shared.clone())
+    SharedTier::start(settings(url), fresh_metrics())
 }
 
 async fn until_connected(tier: &SharedTier) {
@@ -219,8 +224,11 @@ async fn a_failure_backs_the_key_off_for_the_whole_fleet() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_corrupt_value_is_never_served() {
     let redis = TestRedis::start();
-    let metrics = GatewayMetrics::new();
-    let tier = SharedTier::start(settings(&redis.url()), metrics.shared.clone());
+    let registry = MetricsRegistry::new();
+    let tier = SharedTier::start(
+        settings(&redis.url()),
+        SharedTierMetrics::register(&registry),
+    );
     until_connected(&tier).await;
     let key = key("damaged", None);
     let value_key = tier.task_keys(&key).value;
@@ -236,10 +244,7 @@ async fn a_corrupt_value_is_never_served() {
         );
         redis.cli(&["DEL", &tier.task_keys(&key).lease]);
     }
-    let rendered = metrics.render(crate::cache::CacheUsage {
-        entries: 0,
-        bytes: 0,
-    });
+    let rendered = registry.render();
     assert!(
         rendered.contains("alumio_gateway_shared_errors_total{kind=\"corrupt\"} 2"),
         "{rendered}"
@@ -383,7 +388,7 @@ async fn leases_stores_and_purges_work_on_a_cluster() {
         cluster: true,
         ..settings(&cluster.urls())
     };
-    let metrics = GatewayMetrics::new().shared.clone();
+    let metrics = fresh_metrics();
     let one = SharedTier::start(cluster_settings(), metrics.clone());
     let two = SharedTier::start(cluster_settings(), metrics);
     let heard = purges_heard_by(&two);
