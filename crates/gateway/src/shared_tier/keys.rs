@@ -4,7 +4,6 @@
 //! cluster slot, and the control keys share a tag of their own.
 
 use std::collections::HashMap;
-use std::fmt::Write as _;
 
 use alumio_models::SpaceIdentifier;
 use sha2::{Digest, Sha256};
@@ -122,12 +121,7 @@ fn task_digest(key: &TaskKey, generations: &Generations) -> String {
         }
         None => field(b"no-space"),
     }
-    let digest = hasher.finalize();
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    crate::hex::encode(&hasher.finalize())
 }
 
 #[cfg(test)]
