@@ -225,7 +225,7 @@ pub struct Settings {
     )]
     pub redis_url: Option<SecretString>,
 
-    /// File whose content (trailing newline trimmed) is the --redis-url value.
+    /// File whose first line is the --redis-url value.
     #[arg(long, env = "GATEWAY_REDIS_URL_FILE", value_name = "FILE")]
     pub redis_url_file: Option<PathBuf>,
 
