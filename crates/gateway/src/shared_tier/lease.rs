@@ -114,12 +114,14 @@ impl SharedTier {
     }
 
     async fn lookup_as(&self, key: &TaskKey, winning: LeaseOutcome) -> Lookup {
-        if !self.catch_up().await {
+        // Every command of this lookup shares one command timeout.
+        let deadline = Instant::now() + self.inner.settings.command_timeout;
+        if !self.catch_up(deadline).await {
             return Lookup::Unavailable;
         }
         let keys = self.task_keys(key);
         let token = format!("{:032x}", fastrand::u128(..));
-        let Ok(reply) = self.lookup_reply(&keys, &token, false).await else {
+        let Ok(reply) = self.lookup_reply(&keys, &token, false, deadline).await else {
             return Lookup::Unavailable;
         };
         let now = Instant::now();
@@ -135,11 +137,15 @@ impl SharedTier {
             (b"fresh", Some(Ok(decoded))) => match self.answer(decoded, pttl, now) {
                 Some(answer) if answer.is_fresh(now) => Lookup::Fresh(answer),
                 // Refused, or no longer fresh by the time it arrived: look past it.
-                refused => return self.look_past(&keys, &token, refused, winning, now).await,
+                refused => {
+                    return self
+                        .look_past(&keys, &token, refused, winning, deadline)
+                        .await;
+                }
             },
             (b"fresh", _) => {
                 self.inner.metrics.record_error(ErrorKind::Corrupt);
-                return self.look_past(&keys, &token, None, winning, now).await;
+                return self.look_past(&keys, &token, None, winning, deadline).await;
             }
             (b"backoff", Some(Ok(decoded))) => match decoded.into_failure() {
                 Some(failure) => Lookup::BackingOff { failure, stale },
@@ -170,13 +176,13 @@ impl SharedTier {
         token: &str,
         stale: Option<StoredResponse>,
         winning: LeaseOutcome,
-        now: Instant,
+        deadline: Instant,
     ) -> Lookup {
         self.inner.metrics.misses.increment(1);
-        let Ok(reply) = self.lookup_reply(keys, token, true).await else {
+        let Ok(reply) = self.lookup_reply(keys, token, true, deadline).await else {
             return Lookup::Unavailable;
         };
-        let stale = stale.filter(|answer| !answer.is_fresh(now));
+        let stale = stale.filter(|answer| !answer.is_fresh(Instant::now()));
         match (reply.status.as_slice(), reply.record) {
             (b"backoff", Some(bytes)) => match value::decode(&bytes, self.inner.settings.max_body)
                 .ok()
@@ -228,10 +234,11 @@ impl SharedTier {
         keys: &TaskKeys,
         token: &str,
         skip_value: bool,
+        deadline: Instant,
     ) -> Result<Reply, CommandError> {
         let lease_ms = millis(self.inner.settings.lease_ttl).max(1);
         let raw: Value = self
-            .run(|mut connection| async move {
+            .run_within(Some(deadline), |mut connection| async move {
                 let mut invocation = LOOKUP.prepare_invoke();
                 invocation
                     .key(&keys.value)

@@ -180,16 +180,32 @@ impl SharedTier {
         F: FnOnce(RedisConnection) -> Fut,
         Fut: Future<Output = Result<T, RedisError>>,
     {
+        self.run_within(None, command).await
+    }
+
+    /// `run`, but ending by `deadline` if that comes first, so that the several commands of
+    /// one request share one command timeout between them.
+    async fn run_within<T, F, Fut>(
+        &self,
+        deadline: Option<Instant>,
+        command: F,
+    ) -> Result<T, CommandError>
+    where
+        F: FnOnce(RedisConnection) -> Fut,
+        Fut: Future<Output = Result<T, RedisError>>,
+    {
         let inner = &self.inner;
+        let timeout = deadline.map_or(inner.settings.command_timeout, |deadline| {
+            deadline.saturating_duration_since(Instant::now())
+        });
         let Some(connection) = inner.connection.get() else {
             return Err(CommandError::Skipped);
         };
-        if !inner.breaker.allow(Instant::now()) {
+        if timeout.is_zero() || !inner.breaker.allow(Instant::now()) {
             return Err(CommandError::Skipped);
         }
         let started = Instant::now();
-        let outcome =
-            tokio::time::timeout(inner.settings.command_timeout, command(connection)).await;
+        let outcome = tokio::time::timeout(timeout, command(connection)).await;
         inner.metrics.record_command(started.elapsed());
         let result = match outcome {
             Ok(Ok(value)) => Ok(value),

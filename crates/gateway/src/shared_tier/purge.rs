@@ -146,7 +146,7 @@ impl SharedTier {
 
     /// Whether L2 may be used now: in sync, or brought in sync by reading the stream at once
     /// (when the background reader fell behind, on a busy machine, say).
-    pub(crate) async fn catch_up(&self) -> bool {
+    pub(crate) async fn catch_up(&self, deadline: Instant) -> bool {
         if self.in_sync() {
             return true;
         }
@@ -156,7 +156,7 @@ impl SharedTier {
         let _following = self.inner.following.lock().await;
         if !self.in_sync() {
             // Another caller may have caught up while this one waited for the lock.
-            let _ = self.follow_locked().await;
+            let _ = self.follow_locked(Some(deadline)).await;
         }
         self.in_sync()
     }
@@ -202,18 +202,18 @@ impl SharedTier {
     /// One round of following the stream: a full sync when needed, else the new entries.
     async fn follow_once(&self) -> Result<(), CommandError> {
         let _following = self.inner.following.lock().await;
-        self.follow_locked().await
+        self.follow_locked(None).await
     }
 
     /// `follow_once` for a caller that holds the `following` lock.
-    async fn follow_locked(&self) -> Result<(), CommandError> {
+    async fn follow_locked(&self, deadline: Option<Instant>) -> Result<(), CommandError> {
         let last_seen = self.sync_state().last_seen;
         let Some(last_seen) = last_seen else {
-            return self.full_sync().await;
+            return self.full_sync(deadline).await;
         };
         let stream = self.inner.keys.purges();
         let raw: Value = self
-            .run(|mut connection| async move {
+            .run_within(deadline, |mut connection| async move {
                 let mut invocation = POLL.prepare_invoke();
                 invocation
                     .key(&stream)
@@ -230,7 +230,7 @@ impl SharedTier {
             tracing::warn!(
                 "purges may have been missed (stream trimmed or redis restarted); dropping L1"
             );
-            return self.full_sync().await;
+            return self.full_sync(deadline).await;
         }
         let mut newest = last_seen;
         for entry in entries {
@@ -249,11 +249,11 @@ impl SharedTier {
     }
 
     /// Reloads the generations and the stream position; drops L1 unless this is the first.
-    async fn full_sync(&self) -> Result<(), CommandError> {
+    async fn full_sync(&self, deadline: Option<Instant>) -> Result<(), CommandError> {
         let keys = &self.inner.keys;
         let (generations, stream) = (keys.generations(), keys.purges());
         let (fields, last): (HashMap<String, u64>, String) = self
-            .run(|mut connection| async move {
+            .run_within(deadline, |mut connection| async move {
                 let mut invocation = SYNC.prepare_invoke();
                 invocation.key(&generations).key(&stream);
                 invocation.invoke_async(&mut connection).await
