@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::redis::{INSTALL_HINT, RedisCluster, RedisServer, spawn_failure};
+use crate::support::redis::{INSTALL_HINT, RedisCluster, RedisServer, Reply, spawn_failure};
 
 #[tokio::test]
 async fn a_started_server_answers_on_loopback_without_persistence() {
@@ -142,4 +142,64 @@ async fn the_cluster_has_three_masters_that_share_the_slots_and_route_keys() {
             .split(',')
             .all(|url| url.starts_with("redis://127.0.0.1:"))
     );
+}
+
+#[tokio::test]
+async fn commands_carry_any_bytes_both_ways() {
+    let redis = RedisServer::start().await;
+    let value: &[u8] = b"\0binary\r\n\xff value";
+    let set = redis.command(&[b"SET", b"k", value]).await;
+    assert_eq!(set, Reply::Status("OK".into()));
+    assert_eq!(
+        redis.command(&[b"GET", b"k"]).await.into_bytes().as_deref(),
+        Some(value)
+    );
+    assert_eq!(
+        redis.command(&[b"GET", b"missing"]).await,
+        Reply::Bulk(None)
+    );
+    let keys = redis.command(&[b"KEYS", b"*"]).await.into_strings();
+    assert_eq!(keys, ["k"]);
+    assert!(matches!(
+        redis.command(&[b"NOSUCHCOMMAND"]).await,
+        Reply::Error(_)
+    ));
+}
+
+#[tokio::test]
+async fn a_frozen_or_killed_cluster_is_silent_and_a_restarted_one_routes_keys_again() {
+    let mut cluster = RedisCluster::start(3).await;
+    for index in 0..10 {
+        let key = format!("key-{index}");
+        let set = cluster.command(&[b"SET", key.as_bytes(), b"v"]).await;
+        assert_eq!(set, Reply::Status("OK".into()), "{key}");
+    }
+
+    cluster.freeze(Duration::from_millis(700)).await;
+    for node in cluster.nodes() {
+        let answer = tokio::time::timeout(Duration::from_millis(100), node.ping()).await;
+        assert!(answer.is_err(), "frozen node {} answered", node.port());
+    }
+
+    cluster.kill();
+    for node in cluster.nodes() {
+        assert!(!node.ping().await, "node {} still answers", node.port());
+    }
+
+    cluster.restart().await;
+    let info = cluster.nodes()[2].cli(&["CLUSTER", "INFO"]).await;
+    assert!(
+        info.contains("cluster_state:ok") && info.contains("cluster_size:3"),
+        "{info}"
+    );
+    // Empty again, and every key is routed to a node that owns it.
+    assert_eq!(
+        cluster.command(&[b"GET", b"key-1"]).await,
+        Reply::Bulk(None)
+    );
+    assert_eq!(
+        cluster.command(&[b"SET", b"key-1", b"w"]).await,
+        Reply::Status("OK".into())
+    );
+    assert_eq!(cluster.cli(&["GET", "key-1"]).await, "w");
 }

@@ -148,7 +148,7 @@ impl RedisServer {
         let mut stream = self.connect().await.expect("a connection to freeze Redis");
         let seconds = format!("{:.3}", duration.as_secs_f64());
         stream
-            .write_all(&encode(&["DEBUG", "SLEEP", &seconds]))
+            .write_all(&encode(&[b"DEBUG", b"SLEEP", seconds.as_bytes()]))
             .await
             .expect("DEBUG SLEEP is sent");
         // The reply comes when the sleep ends; keep the connection open until then.
@@ -177,12 +177,24 @@ impl RedisServer {
         run_cli(command).await
     }
 
+    /// Sends one command (binary-safe arguments) and returns its reply.
+    pub(crate) async fn command(&self, args: &[&[u8]]) -> Reply {
+        let mut stream = self.connect().await.expect("a connection to Redis");
+        stream
+            .write_all(&encode(args))
+            .await
+            .expect("the command is sent");
+        read_reply(&mut BufReader::new(&mut stream))
+            .await
+            .expect("a RESP reply")
+    }
+
     /// Whether the server answers PING now.
     pub(crate) async fn ping(&self) -> bool {
         let Ok(mut stream) = self.connect().await else {
             return false;
         };
-        if stream.write_all(&encode(&["PING"])).await.is_err() {
+        if stream.write_all(&encode(&[b"PING"])).await.is_err() {
             return false;
         }
         let mut line = String::new();
@@ -194,7 +206,9 @@ impl RedisServer {
     async fn connect(&self) -> io::Result<TcpStream> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).await?;
         if let Some(password) = &self.password {
-            stream.write_all(&encode(&["AUTH", password])).await?;
+            stream
+                .write_all(&encode(&[b"AUTH", password.as_bytes()]))
+                .await?;
             let mut line = String::new();
             BufReader::new(&mut stream).read_line(&mut line).await?;
             if line != "+OK\r\n" {
@@ -284,6 +298,39 @@ impl RedisCluster {
         &self.nodes
     }
 
+    /// Sends a command about one key to the node that owns it (the first not answering MOVED).
+    pub(crate) async fn command(&self, args: &[&[u8]]) -> Reply {
+        let mut reply = Reply::Error("no node".into());
+        for node in &self.nodes {
+            reply = node.command(args).await;
+            if !matches!(&reply, Reply::Error(error) if error.starts_with("MOVED")) {
+                return reply;
+            }
+        }
+        reply
+    }
+
+    /// Kills every node with SIGKILL.
+    pub(crate) fn kill(&mut self) {
+        self.nodes.iter_mut().for_each(RedisServer::kill);
+    }
+
+    /// Starts every node again on its ports, from its saved cluster configuration (the data is
+    /// gone), and waits until the cluster is ok.
+    pub(crate) async fn restart(&mut self) {
+        for node in &mut self.nodes {
+            node.restart().await;
+        }
+        self.wait_until_ok().await;
+    }
+
+    /// Freezes every node for `duration`, one right after the other.
+    pub(crate) async fn freeze(&self, duration: Duration) {
+        for node in &self.nodes {
+            node.freeze(duration).await;
+        }
+    }
+
     /// Runs `redis-cli -c` (following redirections) from the first node.
     pub(crate) async fn cli(&self, args: &[&str]) -> String {
         let mut command = Command::new("redis-cli");
@@ -371,10 +418,86 @@ fn free_port() -> u16 {
 }
 
 /// `args` as a RESP array of bulk strings.
-fn encode(args: &[&str]) -> Vec<u8> {
-    let mut out = format!("*{}\r\n", args.len());
+fn encode(args: &[&[u8]]) -> Vec<u8> {
+    let mut out = format!("*{}\r\n", args.len()).into_bytes();
     for arg in args {
-        let _ = write!(out, "${}\r\n{arg}\r\n", arg.len());
+        out.extend_from_slice(format!("${}\r\n", arg.len()).as_bytes());
+        out.extend_from_slice(arg);
+        out.extend_from_slice(b"\r\n");
     }
-    out.into_bytes()
+    out
+}
+
+/// A RESP2 reply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reply {
+    /// `+OK` and the like.
+    Status(String),
+    /// `-ERR ...`, `-MOVED ...`.
+    Error(String),
+    /// `:1`.
+    Integer(i64),
+    /// A bulk string, `None` for nil.
+    Bulk(Option<Vec<u8>>),
+    /// An array, `None` for nil.
+    Array(Option<Vec<Reply>>),
+}
+
+impl Reply {
+    /// The bytes of a bulk reply; `None` for nil or any other reply.
+    pub(crate) fn into_bytes(self) -> Option<Vec<u8>> {
+        match self {
+            Self::Bulk(bytes) => bytes,
+            _ => None,
+        }
+    }
+
+    /// The bulk strings of an array reply, as text.
+    pub(crate) fn into_strings(self) -> Vec<String> {
+        match self {
+            Self::Array(Some(items)) => items
+                .into_iter()
+                .filter_map(Self::into_bytes)
+                .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn read_reply<'a, R: tokio::io::AsyncBufRead + Unpin + Send>(
+    reader: &'a mut R,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = io::Result<Reply>> + Send + 'a>> {
+    Box::pin(async move {
+        let mut line = String::new();
+        reader.read_line(&mut line).await?;
+        let line = line.trim_end_matches("\r\n");
+        let (kind, rest) = line.split_at_checked(1).unwrap_or(("", ""));
+        let number = || rest.parse::<i64>().map_err(io::Error::other);
+        Ok(match kind {
+            "+" => Reply::Status(rest.to_owned()),
+            "-" => Reply::Error(rest.to_owned()),
+            ":" => Reply::Integer(number()?),
+            "$" => match usize::try_from(number()?) {
+                Ok(length) => {
+                    let mut bytes = vec![0; length + 2];
+                    reader.read_exact(&mut bytes).await?;
+                    bytes.truncate(length);
+                    Reply::Bulk(Some(bytes))
+                }
+                Err(_) => Reply::Bulk(None),
+            },
+            "*" => match usize::try_from(number()?) {
+                Ok(count) => {
+                    let mut items = Vec::with_capacity(count);
+                    for _ in 0..count {
+                        items.push(read_reply(reader).await?);
+                    }
+                    Reply::Array(Some(items))
+                }
+                Err(_) => Reply::Array(None),
+            },
+            _ => return Err(io::Error::other(format!("not a RESP reply: {line:?}"))),
+        })
+    })
 }
