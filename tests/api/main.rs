@@ -9,6 +9,7 @@ mod access;
 mod admin;
 mod cache_hits;
 mod coalescing;
+mod fleet;
 mod freshness;
 mod helpers;
 mod hostile_input;
