@@ -129,10 +129,10 @@ impl SharedTier {
         let record = reply
             .record
             .as_deref()
-            .map(|bytes| value::decode(bytes, max_body));
+            .map(|bytes| value::decode(bytes, &keys.id, max_body));
         let stale_bytes = reply.stale.as_deref();
         let pttl = Duration::from_millis(u64::try_from(reply.pttl).unwrap_or(0));
-        let stale = stale_bytes.and_then(|bytes| self.stale_answer(bytes, pttl, now));
+        let stale = stale_bytes.and_then(|bytes| self.stale_answer(bytes, &keys.id, pttl, now));
         let lookup = match (reply.status.as_slice(), record) {
             (b"fresh", Some(Ok(decoded))) => match self.answer(decoded, pttl, now) {
                 Some(answer) if answer.is_fresh(now) => Lookup::Fresh(answer),
@@ -184,13 +184,15 @@ impl SharedTier {
         };
         let stale = stale.filter(|answer| !answer.is_fresh(Instant::now()));
         match (reply.status.as_slice(), reply.record) {
-            (b"backoff", Some(bytes)) => match value::decode(&bytes, self.inner.settings.max_body)
-                .ok()
-                .and_then(Decoded::into_failure)
-            {
-                Some(failure) => Lookup::BackingOff { failure, stale },
-                None => self.corrupt(),
-            },
+            (b"backoff", Some(bytes)) => {
+                match value::decode(&bytes, &keys.id, self.inner.settings.max_body)
+                    .ok()
+                    .and_then(Decoded::into_failure)
+                {
+                    Some(failure) => Lookup::BackingOff { failure, stale },
+                    None => self.corrupt(),
+                }
+            }
             (b"won", None) => {
                 self.inner.metrics.record_lease(winning);
                 Lookup::Won {
@@ -219,8 +221,14 @@ impl SharedTier {
         answer
     }
 
-    fn stale_answer(&self, bytes: &[u8], pttl: Duration, now: Instant) -> Option<StoredResponse> {
-        match value::decode(bytes, self.inner.settings.max_body) {
+    fn stale_answer(
+        &self,
+        bytes: &[u8],
+        owner: &str,
+        pttl: Duration,
+        now: Instant,
+    ) -> Option<StoredResponse> {
+        match value::decode(bytes, owner, self.inner.settings.max_body) {
             Ok(decoded) => self.answer(decoded, pttl, now),
             Err(_) => {
                 self.inner.metrics.record_error(ErrorKind::Corrupt);
@@ -288,7 +296,8 @@ impl SharedTier {
                 let remaining = (response.stored_at + response.fresh_for)
                     .saturating_duration_since(Instant::now());
                 let ttl = millis(remaining + settings.keep_stale_for).max(1);
-                let record = value::encode_answer(response, settings.keep_stale_for);
+                let record =
+                    value::encode_answer(response, settings.keep_stale_for, &lease.keys.id);
                 (
                     "value",
                     record,
@@ -308,7 +317,11 @@ impl SharedTier {
                     format!("{jitter:.3}"),
                     millis(keep).to_string(),
                 ];
-                ("failure", value::encode_failure(failure), numbers)
+                (
+                    "failure",
+                    value::encode_failure(failure, &lease.keys.id),
+                    numbers,
+                )
             }
             Write::Release => ("release", Vec::new(), vec![String::new(); 4]),
         };

@@ -5,8 +5,11 @@
 //! Layout, big-endian: magic `AGST`, version, record, kind, a zero byte, then the stale window,
 //! `fresh_for` and stored-at (Unix ms) as u64 ms, the status as u16, content type and ETag as
 //! u16-length strings, a Retry-After flag byte and string, the body as u32-length bytes, and
-//! the first 8 bytes of the SHA-256 of everything before. The lookup script reads the stale
-//! window at bytes 8..16 to tell fresh from stale without a second round trip.
+//! the first 8 bytes of a SHA-256 over the owner's id and everything before. The owner is the
+//! digest naming the task's keys, so a value copied under another task's key (or under the
+//! same task's key of another purge generation) fails its checksum and is never served. The
+//! lookup script reads the stale window at bytes 8..16 to tell fresh from stale without a
+//! second round trip.
 
 use std::time::{Duration, Instant, SystemTime};
 
@@ -61,13 +64,18 @@ pub(super) struct Decoded {
     response: StoredResponse,
 }
 
-/// Encodes an answer kept `stale_window` past its freshness.
-pub(super) fn encode_answer(response: &StoredResponse, stale_window: Duration) -> Vec<u8> {
-    encode(Record::Answer, response, stale_window)
+/// Encodes an answer kept `stale_window` past its freshness, for the task whose keys `owner`
+/// names.
+pub(super) fn encode_answer(
+    response: &StoredResponse,
+    stale_window: Duration,
+    owner: &str,
+) -> Vec<u8> {
+    encode(Record::Answer, response, stale_window, owner)
 }
 
-/// Encodes a remembered failure.
-pub(super) fn encode_failure(failure: &SharedFailure) -> Vec<u8> {
+/// Encodes a remembered failure of the task whose keys `owner` names.
+pub(super) fn encode_failure(failure: &SharedFailure, owner: &str) -> Vec<u8> {
     let placeholder;
     let (record, response) = match failure {
         SharedFailure::Relayed(response) => (Record::RelayedFailure, &**response),
@@ -81,7 +89,7 @@ pub(super) fn encode_failure(failure: &SharedFailure) -> Vec<u8> {
             (record, &placeholder)
         }
     };
-    encode(record, response, Duration::ZERO)
+    encode(record, response, Duration::ZERO, owner)
 }
 
 fn empty_response() -> StoredResponse {
@@ -94,7 +102,12 @@ fn empty_response() -> StoredResponse {
     )
 }
 
-fn encode(record: Record, response: &StoredResponse, stale_window: Duration) -> Vec<u8> {
+fn encode(
+    record: Record,
+    response: &StoredResponse,
+    stale_window: Duration,
+    owner: &str,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(64 + response.body.len() + response.content_type.len());
     out.extend_from_slice(MAGIC);
     out.extend_from_slice(&[VERSION, record as u8, kind_byte(response.kind), 0]);
@@ -114,18 +127,30 @@ fn encode(record: Record, response: &StoredResponse, stale_window: Duration) -> 
     let body_len = u32::try_from(response.body.len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&body_len.to_be_bytes());
     out.extend_from_slice(&response.body);
-    let checksum = Sha256::digest(&out);
+    let checksum = checksum(owner, &out);
     out.extend_from_slice(&checksum[..CHECKSUM_LEN]);
     out
 }
 
-/// Decodes `bytes`, refusing anything not written by this version or damaged on the way, and
-/// bodies over `max_body`.
-pub(super) fn decode(bytes: &[u8], max_body: usize) -> Result<Decoded, Corrupt> {
+/// The SHA-256 of `owner`, length-prefixed, then `content`.
+fn checksum(owner: &str, content: &[u8]) -> [u8; 32] {
+    let owner_len = u16::try_from(owner.len()).unwrap_or(u16::MAX);
+    Sha256::new()
+        .chain_update(owner_len.to_be_bytes())
+        .chain_update(owner.as_bytes())
+        .chain_update(content)
+        .finalize()
+        .into()
+}
+
+/// Decodes `bytes` read from the keys `owner` names, refusing anything not written by this
+/// version for this owner, or damaged on the way, and bodies over `max_body`.
+pub(super) fn decode(bytes: &[u8], owner: &str, max_body: usize) -> Result<Decoded, Corrupt> {
     let (content, checksum) = bytes
         .split_at_checked(bytes.len().saturating_sub(CHECKSUM_LEN))
         .ok_or(Corrupt("too short"))?;
-    if checksum.len() != CHECKSUM_LEN || Sha256::digest(content)[..CHECKSUM_LEN] != *checksum {
+    if checksum.len() != CHECKSUM_LEN || self::checksum(owner, content)[..CHECKSUM_LEN] != *checksum
+    {
         return Err(Corrupt("checksum mismatch"));
     }
     let mut reader = Reader { rest: content };

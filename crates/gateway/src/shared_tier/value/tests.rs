@@ -1,5 +1,8 @@
 use super::*;
 
+/// The id of the keys the values in these tests belong to.
+const OWNER: &str = "5f0c2a";
+
 fn answer(body: &'static [u8], fresh_for: Duration) -> StoredResponse {
     let mut response = StoredResponse::new(
         StatusCode::OK,
@@ -15,8 +18,8 @@ fn answer(body: &'static [u8], fresh_for: Duration) -> StoredResponse {
 #[test]
 fn an_answer_survives_the_round_trip() {
     let original = answer(br#"{"object":{"id":1}}"#, Duration::from_secs(300));
-    let bytes = encode_answer(&original, Duration::from_secs(60));
-    let decoded = decode(&bytes, 1024).unwrap();
+    let bytes = encode_answer(&original, Duration::from_secs(60), OWNER);
+    let decoded = decode(&bytes, OWNER, 1024).unwrap();
     assert_eq!(decoded.stale_window, Duration::from_secs(60));
     let now = Instant::now();
     let back = decoded
@@ -42,9 +45,10 @@ fn a_value_past_freshness_comes_back_stale_by_the_right_amount() {
     let bytes = encode_answer(
         &answer(b"{}", Duration::from_secs(10)),
         Duration::from_secs(60),
+        OWNER,
     );
     let now = Instant::now();
-    let back = decode(&bytes, 1024)
+    let back = decode(&bytes, OWNER, 1024)
         .unwrap()
         .into_answer(Duration::from_secs(45), now)
         .unwrap();
@@ -57,6 +61,7 @@ fn the_stale_window_sits_where_the_lookup_script_reads_it() {
     let bytes = encode_answer(
         &answer(b"{}", Duration::from_secs(1)),
         Duration::from_millis(0x0102_0304),
+        OWNER,
     );
     let window = &bytes[STALE_WINDOW_OFFSET..STALE_WINDOW_OFFSET + 8];
     assert_eq!(window, &[0, 0, 0, 0, 1, 2, 3, 4]);
@@ -67,14 +72,18 @@ fn every_flipped_byte_is_refused() {
     let bytes = encode_answer(
         &answer(b"{\"a\":1}", Duration::from_secs(5)),
         Duration::ZERO,
+        OWNER,
     );
     for index in 0..bytes.len() {
         let mut damaged = bytes.clone();
         damaged[index] ^= 0x40;
-        assert!(decode(&damaged, 1024).is_err(), "byte {index}");
+        assert!(decode(&damaged, OWNER, 1024).is_err(), "byte {index}");
     }
     for len in 0..bytes.len() {
-        assert!(decode(&bytes[..len], 1024).is_err(), "truncated to {len}");
+        assert!(
+            decode(&bytes[..len], OWNER, 1024).is_err(),
+            "truncated to {len}"
+        );
     }
 }
 
@@ -85,7 +94,7 @@ fn foreign_values_are_refused() {
         b"{\"status\":200}",
         b"hello world, not ours at all",
     ] {
-        assert!(decode(foreign, 1024).is_err());
+        assert!(decode(foreign, OWNER, 1024).is_err());
     }
 }
 
@@ -94,12 +103,13 @@ fn a_body_over_the_limit_is_refused() {
     let bytes = encode_answer(
         &answer(&[b' '; 100], Duration::from_secs(5)),
         Duration::ZERO,
+        OWNER,
     );
     assert_eq!(
-        decode(&bytes, 99).unwrap_err(),
+        decode(&bytes, OWNER, 99).unwrap_err(),
         Corrupt("body over --upstream-max-body")
     );
-    assert!(decode(&bytes, 100).is_ok());
+    assert!(decode(&bytes, OWNER, 100).is_ok());
 }
 
 #[test]
@@ -109,9 +119,9 @@ fn failures_round_trip_and_are_never_answers() {
         SharedFailure::Unreachable,
         SharedFailure::BadReply,
     ] {
-        let bytes = encode_failure(&failure);
-        let decoded = decode(&bytes, 1024).unwrap();
-        let back = decode(&bytes, 1024).unwrap().into_failure().unwrap();
+        let bytes = encode_failure(&failure, OWNER);
+        let decoded = decode(&bytes, OWNER, 1024).unwrap();
+        let back = decode(&bytes, OWNER, 1024).unwrap().into_failure().unwrap();
         assert_eq!(
             std::mem::discriminant(&back),
             std::mem::discriminant(&failure)
@@ -129,8 +139,9 @@ fn failures_round_trip_and_are_never_answers() {
         EntryKind::Uncacheable,
         Duration::ZERO,
     );
-    let bytes = encode_failure(&SharedFailure::Relayed(std::sync::Arc::new(relayed)));
-    let Some(SharedFailure::Relayed(back)) = decode(&bytes, 1024).unwrap().into_failure() else {
+    let bytes = encode_failure(&SharedFailure::Relayed(std::sync::Arc::new(relayed)), OWNER);
+    let Some(SharedFailure::Relayed(back)) = decode(&bytes, OWNER, 1024).unwrap().into_failure()
+    else {
         panic!("a relayed failure comes back relayed");
     };
     assert_eq!(back.status, StatusCode::SERVICE_UNAVAILABLE);
@@ -139,6 +150,29 @@ fn failures_round_trip_and_are_never_answers() {
 
 #[test]
 fn an_answer_record_is_never_a_failure() {
-    let bytes = encode_answer(&answer(b"{}", Duration::from_secs(5)), Duration::ZERO);
-    assert!(decode(&bytes, 1024).unwrap().into_failure().is_none());
+    let bytes = encode_answer(
+        &answer(b"{}", Duration::from_secs(5)),
+        Duration::ZERO,
+        OWNER,
+    );
+    assert!(
+        decode(&bytes, OWNER, 1024)
+            .unwrap()
+            .into_failure()
+            .is_none()
+    );
+}
+
+#[test]
+fn a_value_read_under_another_tasks_keys_is_refused() {
+    let bytes = encode_answer(
+        &answer(b"{}", Duration::from_secs(5)),
+        Duration::ZERO,
+        OWNER,
+    );
+    assert!(decode(&bytes, OWNER, 1024).is_ok());
+    assert_eq!(
+        decode(&bytes, "5f0c2b", 1024).unwrap_err(),
+        Corrupt("checksum mismatch")
+    );
 }
