@@ -96,6 +96,11 @@ async fn redis_killed_under_load_costs_no_error_and_no_slow_answer(mut redis: Sh
         replica
             .wait_for_state("local-only", Duration::from_secs(5))
             .await;
+        let readyz = replica.readyz().await;
+        assert_eq!(
+            readyz["status"], "ready",
+            "local-only is still ready: {readyz}"
+        );
     }
 }
 
