@@ -1,6 +1,6 @@
 //! A `redis-server` of the unit tests' own, on a free loopback port, killed on drop. The
-//! black-box tests have their own helper in `tests/api`; this one keeps the module's tests
-//! self-contained.
+//! black-box tests use `tests/api/support/redis.rs` instead; the lib's unit tests cannot use a
+//! test binary's module, so they keep this one.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
