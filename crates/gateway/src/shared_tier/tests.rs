@@ -251,18 +251,42 @@ async fn a_corrupt_value_is_never_served() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn purges_reach_the_other_replica_within_a_second() {
-    let redis = TestRedis::start();
+/// Two connected replicas on one Redis, the second recording the purges it hears, and a key
+/// in space acme whose answer the first has stored.
+struct Fleet {
+    one: SharedTier,
+    two: SharedTier,
+    heard: Arc<Mutex<Vec<PurgeScope>>>,
+    key: TaskKey,
+}
+
+async fn two_replicas_sharing(identifier: &str, redis: &TestRedis) -> Fleet {
     let (one, two) = (replica(&redis.url()), replica(&redis.url()));
     let heard = purges_heard_by(&two);
     until_connected(&one).await;
     until_connected(&two).await;
-    let key = key("purged", Some("acme"));
+    let key = key(identifier, Some("acme"));
     let lease = won(one.lookup(&key).await);
     one.store_now(&lease, &Write::Answer(task("{}", Duration::from_secs(60))))
         .await
         .unwrap();
+    Fleet {
+        one,
+        two,
+        heard,
+        key,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn purges_reach_the_other_replica_within_a_second() {
+    let redis = TestRedis::start();
+    let Fleet {
+        one,
+        two,
+        heard,
+        key,
+    } = two_replicas_sharing("purged", &redis).await;
     assert!(matches!(two.lookup(&key).await, Lookup::Fresh(_)));
     let scopes = [
         PurgeScope::Space("acme".parse().unwrap()),
@@ -466,15 +490,12 @@ async fn a_frozen_redis_costs_each_lookup_one_command_timeout_until_the_breaker_
 #[tokio::test(flavor = "multi_thread")]
 async fn a_replica_whose_purge_reader_fell_behind_catches_up_before_it_uses_l2() {
     let redis = TestRedis::start();
-    let (one, two) = (replica(&redis.url()), replica(&redis.url()));
-    let heard = purges_heard_by(&two);
-    until_connected(&one).await;
-    until_connected(&two).await;
-    let key = key("behind", Some("acme"));
-    let lease = won(one.lookup(&key).await);
-    one.store_now(&lease, &Write::Answer(task("{}", Duration::from_secs(60))))
-        .await
-        .unwrap();
+    let Fleet {
+        one,
+        two,
+        heard,
+        key,
+    } = two_replicas_sharing("behind", &redis).await;
     let scope = PurgeScope::Space("acme".parse().unwrap());
     one.purge(&scope).await.unwrap();
     // As if two's reader had stalled since before the purge.
