@@ -18,6 +18,8 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const POLL: Duration = Duration::from_millis(10);
 /// How often a free port is drawn again when another process took it first.
 const PORT_ATTEMPTS: usize = 5;
+/// Clusters started afresh before a test gives up on forming one.
+const CLUSTER_ATTEMPTS: usize = 3;
 
 /// The server program, found on PATH.
 const SERVER_PROGRAM: &str = "redis-server";
@@ -235,8 +237,20 @@ impl RedisCluster {
     /// `redis-cli --cluster create`, and waits until every node reports `cluster_state:ok`.
     pub(crate) async fn start(masters: usize) -> Self {
         assert!(masters >= 3, "a Redis Cluster needs at least 3 masters");
+        for _ in 0..CLUSTER_ATTEMPTS {
+            if let Some(cluster) = Self::try_start(masters).await {
+                return cluster;
+            }
+        }
+        panic!("the Redis Cluster did not form in {CLUSTER_ATTEMPTS} attempts");
+    }
+
+    async fn try_start(masters: usize) -> Option<Self> {
         let mut nodes = Vec::with_capacity(masters);
+        let mut bus_ports = Vec::with_capacity(masters);
         for _ in 0..masters {
+            // The bus defaults to port + 10000, which a free port may not have room for.
+            let bus_port = free_port();
             let args = vec![
                 "--cluster-enabled".to_owned(),
                 "yes".to_owned(),
@@ -244,24 +258,43 @@ impl RedisCluster {
                 "nodes.conf".to_owned(),
                 "--cluster-node-timeout".to_owned(),
                 "2000".to_owned(),
-                // The bus defaults to port + 10000, which a free port may not have room for.
                 "--cluster-port".to_owned(),
-                free_port().to_string(),
+                bus_port.to_string(),
             ];
             nodes.push(RedisServer::launch(None, args).await);
+            bus_ports.push(bus_port);
         }
         let mut command = Command::new("redis-cli");
         command.arg("--cluster").arg("create");
         command.args(nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)));
         command.args(["--cluster-replicas", "0", "--cluster-yes"]);
-        run_cli(command).await;
+        // redis-cli assigns the slots at once, then waits, without a limit, for gossip to
+        // spread the join; on a loaded machine that wait was seen to stall for minutes.
+        run_cli_within(command, START_TIMEOUT).await;
+        // So every node meets every other directly; meeting a known node changes nothing.
+        for node in &nodes {
+            for (other, bus_port) in nodes.iter().zip(&bus_ports) {
+                if other.port != node.port {
+                    let (port, bus_port) = (other.port.to_string(), bus_port.to_string());
+                    node.cli(&["CLUSTER", "MEET", "127.0.0.1", &port, &bus_port])
+                        .await;
+                }
+            }
+        }
         let cluster = Self { nodes };
-        cluster.wait_until_ok().await;
-        cluster
+        cluster.is_ok_within(START_TIMEOUT).await.then_some(cluster)
     }
 
     async fn wait_until_ok(&self) {
-        let deadline = Instant::now() + START_TIMEOUT;
+        assert!(
+            self.is_ok_within(START_TIMEOUT).await,
+            "the Redis Cluster did not become ok"
+        );
+    }
+
+    /// Whether every node reports `cluster_state:ok` within `limit`.
+    async fn is_ok_within(&self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
         loop {
             let mut all_ok = true;
             for node in &self.nodes {
@@ -271,12 +304,11 @@ impl RedisCluster {
                     .contains("cluster_state:ok");
             }
             if all_ok {
-                return;
+                return true;
             }
-            assert!(
-                Instant::now() < deadline,
-                "the Redis Cluster did not become ok"
-            );
+            if Instant::now() >= deadline {
+                return false;
+            }
             tokio::time::sleep(POLL).await;
         }
     }
@@ -383,6 +415,26 @@ async fn run_cli(mut command: Command) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// Runs `command` for at most `limit`, then kills it; what it printed is not read.
+async fn run_cli_within(mut command: Command, limit: Duration) {
+    command
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|error| panic!("{}", spawn_failure(&command, &error)));
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if child.try_wait().ok().flatten().is_some() {
+            return;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 /// `--enable-debug-command local` on Redis 7 and later, which refuse `DEBUG` without it;
