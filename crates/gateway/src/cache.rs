@@ -53,7 +53,7 @@ impl Expiry<TaskKey, Arc<StoredResponse>> for FreshnessExpiry {
         value: &Arc<StoredResponse>,
         _created_at: Instant,
     ) -> Option<Duration> {
-        Some(value.fresh_for + self.keep_stale_for)
+        Some(value.fresh_for() + self.keep_stale_for)
     }
 
     fn expire_after_update(

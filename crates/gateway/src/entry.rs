@@ -24,25 +24,24 @@ pub enum EntryKind {
 }
 
 /// One upstream answer, ready to be sent to any number of consumers.
+///
+/// A million of these may be held at once, so the struct is kept small: the body and its
+/// validator share one allocation, and the headers that are almost always absent or the same
+/// (`Retry-After`, a `Content-Type` other than JSON) cost a pointer until they are present.
 #[derive(Debug)]
 pub struct StoredResponse {
-    /// The status Alumio answered with.
-    pub status: StatusCode,
-    /// The body exactly as Alumio sent it.
-    pub body: Bytes,
-    /// `Content-Type` to send.
-    pub content_type: HeaderValue,
-    /// A strong validator computed from the body.
-    pub etag: HeaderValue,
-    /// Alumio's `Retry-After`, relayed with uncacheable errors such as a 429.
-    pub retry_after: Option<HeaderValue>,
-    /// When the answer was received.
-    pub stored_at: Instant,
-    /// How long after `stored_at` the answer is fresh.
-    pub fresh_for: Duration,
-    /// What the answer is.
-    pub kind: EntryKind,
+    body: Bytes,
+    etag: HeaderValue,
+    content_type: Option<Box<HeaderValue>>,
+    retry_after: Option<Box<HeaderValue>>,
+    stored_at: Instant,
+    fresh_for: Duration,
+    status: StatusCode,
+    kind: EntryKind,
 }
+
+/// The usual `Content-Type`, which entries do not store.
+static JSON: HeaderValue = HeaderValue::from_static("application/json");
 
 /// How the gateway came by the answer it sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +96,10 @@ impl CacheOutcome {
 }
 
 /// Bookkeeping bytes an entry costs beyond its body, validator, content type and key: the
-/// struct in its `Arc`, the key's allocations, moka's per-entry records (entry info, deque and
-/// timer nodes, hash buckets) and the allocator's headers. Measured, not guessed: a gateway
-/// holding 100,000 task entries had 2,961 bytes resident per entry for 1,733-byte bodies
-/// (docs/performance.md), so `--cache-max-bytes` bounds resident memory, not just bodies.
+/// struct in its `Arc`, the key's allocations, moka's per-entry records (entry info, deque
+/// nodes, hash buckets) and the allocator's headers. Measured, not guessed (docs/performance.md,
+/// `examples/entry_footprint.rs` and the load benchmark's Zipf fill), so `--cache-max-bytes`
+/// bounds resident memory, not just bodies.
 const ENTRY_OVERHEAD_BYTES: usize = 1_150;
 
 impl StoredResponse {
@@ -112,17 +111,72 @@ impl StoredResponse {
         kind: EntryKind,
         fresh_for: Duration,
     ) -> Self {
-        let etag = strong_etag(&body);
+        let (body, etag) = body_with_etag(&body);
         Self {
-            status,
-            body: compact(body),
-            content_type: compact_header(content_type),
+            body,
             etag,
+            content_type: compact_content_type(&content_type),
             retry_after: None,
             stored_at: Instant::now(),
             fresh_for,
+            status,
             kind,
         }
+    }
+
+    /// The same answer relaying Alumio's `Retry-After` (uncacheable errors such as a 429).
+    #[must_use]
+    pub fn with_retry_after(mut self, retry_after: Option<HeaderValue>) -> Self {
+        self.retry_after = retry_after.map(|value| Box::new(compact_header(&value)));
+        self
+    }
+
+    /// The same answer as received at `stored_at` rather than now, for a copy that another
+    /// replica stored first.
+    #[must_use]
+    pub fn with_stored_at(mut self, stored_at: Instant) -> Self {
+        self.stored_at = stored_at;
+        self
+    }
+
+    /// The status Alumio answered with.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The body exactly as Alumio sent it.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// `Content-Type` to send.
+    pub fn content_type(&self) -> &HeaderValue {
+        self.content_type.as_deref().unwrap_or(&JSON)
+    }
+
+    /// A strong validator computed from the body.
+    pub fn etag(&self) -> &HeaderValue {
+        &self.etag
+    }
+
+    /// Alumio's `Retry-After`, relayed with uncacheable errors such as a 429.
+    pub fn retry_after(&self) -> Option<&HeaderValue> {
+        self.retry_after.as_deref()
+    }
+
+    /// When the answer was received.
+    pub fn stored_at(&self) -> Instant {
+        self.stored_at
+    }
+
+    /// How long after `stored_at` the answer is fresh.
+    pub fn fresh_for(&self) -> Duration {
+        self.fresh_for
+    }
+
+    /// What the answer is.
+    pub fn kind(&self) -> EntryKind {
+        self.kind
     }
 
     /// Whether this entry may still be served as fresh at `now`.
@@ -149,35 +203,54 @@ impl StoredResponse {
 
     /// What this entry costs the cache's byte budget, key included.
     pub fn weight(&self, key_len: usize) -> u32 {
-        let bytes = self.body.len() + self.etag.len() + self.content_type.len() + key_len;
+        let boxed =
+            |value: Option<&HeaderValue>| value.map_or(0, |value| value.len() + BOXED_HEADER_BYTES);
+        let bytes = self.body.len()
+            + self.etag.len()
+            + boxed(self.content_type.as_deref())
+            + boxed(self.retry_after())
+            + key_len;
         u32::try_from(bytes + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
     }
 }
 
-/// A copy of `body` in an allocation of its own. What the HTTP client hands over is often a
-/// slice of its whole read buffer; storing the slice would pin that buffer, several times the
-/// body's size, for as long as the entry lives.
-fn compact(body: Bytes) -> Bytes {
-    Bytes::copy_from_slice(&body)
+/// What a header stored out of line costs besides its bytes: its box and its own allocation.
+const BOXED_HEADER_BYTES: usize = 96;
+
+/// The body and its validator, copied into one allocation of their own. What the HTTP client
+/// hands over is often a slice of its whole read buffer; storing the slice would pin that
+/// buffer, several times the body's size, for as long as the entry lives.
+fn body_with_etag(body: &[u8]) -> (Bytes, HeaderValue) {
+    let mut block = Vec::with_capacity(body.len() + ETAG_LEN);
+    block.extend_from_slice(body);
+    write_strong_etag(body, &mut block);
+    let block = Bytes::from(block);
+    let etag = HeaderValue::from_maybe_shared(block.slice(body.len()..))
+        .unwrap_or(HeaderValue::from_static("\"0\""));
+    (block.slice(..body.len()), etag)
 }
 
-/// The same for a header value, which hyper slices out of the response head; the usual
-/// content type needs no allocation at all.
-fn compact_header(value: HeaderValue) -> HeaderValue {
-    const JSON: &str = "application/json";
-    if value == JSON {
-        return HeaderValue::from_static(JSON);
-    }
-    HeaderValue::from_bytes(value.as_bytes()).unwrap_or(HeaderValue::from_static(JSON))
+/// `None` for the usual content type, which needs no storage; otherwise a copy that does not
+/// pin the response head it was sliced from.
+fn compact_content_type(value: &HeaderValue) -> Option<Box<HeaderValue>> {
+    (value != JSON).then(|| Box::new(compact_header(value)))
 }
 
-/// `"` + the first 128 bits of the body's SHA-256 in hex + `"`: the same bytes always give the
-/// same tag, on every replica of the gateway.
-fn strong_etag(body: &[u8]) -> HeaderValue {
+fn compact_header(value: &HeaderValue) -> HeaderValue {
+    HeaderValue::from_bytes(value.as_bytes())
+        .unwrap_or(HeaderValue::from_static("application/json"))
+}
+
+/// `"` + 32 hex digits + `"`.
+const ETAG_LEN: usize = 34;
+
+/// Appends `"` + the first 128 bits of the body's SHA-256 in hex + `"`: the same bytes always
+/// give the same tag, on every replica of the gateway.
+fn write_strong_etag(body: &[u8], out: &mut Vec<u8>) {
     let digest = Sha256::digest(body);
-    let mut tag = vec![b'"'; 34];
-    hex::encode_into(&digest[..16], &mut tag[1..33]);
-    HeaderValue::from_maybe_shared(Bytes::from(tag)).unwrap_or(HeaderValue::from_static("\"0\""))
+    let start = out.len();
+    out.resize(start + ETAG_LEN, b'"');
+    hex::encode_into(&digest[..16], &mut out[start + 1..start + ETAG_LEN - 1]);
 }
 
 #[cfg(test)]
@@ -199,10 +272,11 @@ mod tests {
         let a = stored(b"{\"a\":1}", Duration::from_secs(1));
         let again = stored(b"{\"a\":1}", Duration::from_secs(9));
         let b = stored(b"{\"a\":2}", Duration::from_secs(1));
-        assert_eq!(a.etag, again.etag);
-        assert_ne!(a.etag, b.etag);
-        assert_eq!(a.etag.len(), 34);
-        assert!(a.etag.to_str().unwrap().starts_with('"'));
+        assert_eq!(a.etag(), again.etag());
+        assert_ne!(a.etag(), b.etag());
+        assert_eq!(a.etag().len(), 34);
+        assert!(a.etag().to_str().unwrap().starts_with('"'));
+        assert!(a.etag().to_str().unwrap().ends_with('"'));
     }
 
     #[test]
@@ -215,8 +289,8 @@ mod tests {
             EntryKind::SettledTask,
             Duration::ZERO,
         );
-        assert_eq!(entry.body.len(), 100);
-        assert!(entry.body.is_unique(), "the body owns its allocation");
+        assert_eq!(entry.body().len(), 100);
+        assert_eq!(entry.body(), &read_buffer.slice(0..100));
         assert!(
             read_buffer.is_unique(),
             "the read buffer is no longer shared"
@@ -226,7 +300,7 @@ mod tests {
     #[test]
     fn freshness_ends_after_fresh_for() {
         let entry = stored(b"{}", Duration::from_secs(10));
-        let start = entry.stored_at;
+        let start = entry.stored_at();
         assert!(entry.is_fresh(start + Duration::from_secs(9)));
         assert!(!entry.is_fresh(start + Duration::from_secs(10)));
         assert_eq!(entry.remaining_secs(start + Duration::from_millis(2500)), 7);

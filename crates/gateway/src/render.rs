@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::response::Response;
+use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
 
 use crate::entry::{CacheOutcome, StaleReason, StoredResponse};
@@ -56,28 +57,52 @@ pub fn render(
     method: &Method,
     request_headers: &HeaderMap,
 ) -> Response {
-    let now = Instant::now();
-    let not_modified = entry.status == StatusCode::OK && etag_matches(request_headers, &entry.etag);
+    render_at(
+        Instant::now(),
+        entry,
+        outcome,
+        stored,
+        method,
+        request_headers,
+    )
+    .map(|body| body.map_or_else(Body::empty, Body::from))
+}
+
+/// The response for `entry` as of `now`, with the body it sends (`None`: no body). The router
+/// and the hit path both answer through this one function, so their headers cannot drift apart.
+pub fn render_at(
+    now: Instant,
+    entry: &StoredResponse,
+    outcome: CacheOutcome,
+    stored: bool,
+    method: &Method,
+    request_headers: &HeaderMap,
+) -> http::Response<Option<Bytes>> {
+    let not_modified =
+        entry.status() == StatusCode::OK && etag_matches(request_headers, entry.etag());
     let (status, body) = if not_modified {
-        (StatusCode::NOT_MODIFIED, Body::empty())
+        (StatusCode::NOT_MODIFIED, None)
     } else if method == Method::HEAD {
-        (entry.status, Body::empty())
+        (entry.status(), None)
     } else {
-        (entry.status, Body::from(entry.body.clone()))
+        (entry.status(), Some(entry.body().clone()))
     };
 
-    let mut response = Response::new(body);
+    let mut response = http::Response::new(body);
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.reserve(8);
     if !not_modified {
-        headers.insert(header::CONTENT_TYPE, entry.content_type.clone());
+        headers.insert(header::CONTENT_TYPE, entry.content_type().clone());
         if method == Method::HEAD {
-            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(entry.body.len()));
+            headers.insert(
+                header::CONTENT_LENGTH,
+                HeaderValue::from(entry.body().len()),
+            );
         }
     }
-    if entry.status == StatusCode::OK {
-        headers.insert(header::ETAG, entry.etag.clone());
+    if entry.status() == StatusCode::OK {
+        headers.insert(header::ETAG, entry.etag().clone());
     }
     if stored {
         headers.insert(header::AGE, seconds(entry.age_secs(now)));
@@ -85,10 +110,18 @@ pub fn render(
     } else {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    if let Some(retry_after) = &entry.retry_after {
+    if let Some(retry_after) = entry.retry_after() {
         headers.insert(header::RETRY_AFTER, retry_after.clone());
     }
-    let (x_cache, cache_status) = match (outcome, stored) {
+    let (x_cache, cache_status) = cache_labels(outcome, stored);
+    headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
+    headers.insert(CACHE_STATUS, HeaderValue::from_static(cache_status));
+    response
+}
+
+/// `X-Cache` and `Cache-Status` for an outcome.
+fn cache_labels(outcome: CacheOutcome, stored: bool) -> (&'static str, &'static str) {
+    match (outcome, stored) {
         (CacheOutcome::Hit, _) => ("HIT", "alumio-gateway; hit"),
         (CacheOutcome::SharedHit, _) => ("HIT", "alumio-gateway; hit; detail=shared"),
         (CacheOutcome::Miss, true) => ("MISS", "alumio-gateway; fwd=miss; stored"),
@@ -103,10 +136,7 @@ pub fn render(
             "STALE",
             "alumio-gateway; hit; fwd=stale; detail=upstream-failed",
         ),
-    };
-    headers.insert(X_CACHE, HeaderValue::from_static(x_cache));
-    headers.insert(CACHE_STATUS, HeaderValue::from_static(cache_status));
-    response
+    }
 }
 
 /// `If-None-Match` with weak comparison (RFC 9110 13.1.2): `*`, or any listed tag whose opaque

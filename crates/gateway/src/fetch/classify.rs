@@ -138,8 +138,8 @@ pub(super) fn classify(
         let window = fresh_for.max(freshness.ttl_active);
         drift.report(drift_kind, key, &raw.body, window, request_id);
     }
-    let mut response = StoredResponse::new(raw.status, raw.body, content_type, kind, fresh_for);
-    response.retry_after = raw.headers.retry_after;
+    let response = StoredResponse::new(raw.status, raw.body, content_type, kind, fresh_for)
+        .with_retry_after(raw.headers.retry_after);
     Ok(Fetched {
         response: Arc::new(response),
         stored: fresh_for > Duration::ZERO,
@@ -178,7 +178,7 @@ pub(super) fn error_for_failure(
 pub(super) fn is_upstream_failure(result: &FetchResult) -> bool {
     match result {
         Ok(fetched) => {
-            let status = fetched.response.status;
+            let status = fetched.response.status();
             status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
         }
         Err(error) => matches!(

@@ -72,7 +72,7 @@ pub struct FetchPolicy {
 impl RememberedAnswer for FetchResult {
     fn held_bytes(&self) -> usize {
         self.as_ref()
-            .map_or(0, |fetched| fetched.response.body.len())
+            .map_or(0, |fetched| fetched.response.body().len())
     }
 }
 

@@ -45,7 +45,7 @@ fn a_hit_carries_the_cache_headers() {
 #[test]
 fn a_matching_if_none_match_gets_304_without_a_body() {
     let stored = entry(StatusCode::OK);
-    let tag = stored.etag.to_str().unwrap().to_owned();
+    let tag = stored.etag().to_str().unwrap().to_owned();
     for value in [
         tag.clone(),
         format!("W/{tag}"),
