@@ -12,6 +12,7 @@ mod coalescing;
 mod fleet;
 mod freshness;
 mod helpers;
+mod hit_path;
 mod hostile_input;
 mod limits;
 mod operations;

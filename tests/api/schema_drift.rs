@@ -68,11 +68,11 @@ async fn a_200_with_a_numeric_entity_identifier_is_relayed_byte_for_byte_and_cac
 
     let stored = app.state.cache().get(&key("php-1")).expect("stored");
     assert_eq!(
-        stored.kind,
+        stored.kind(),
         EntryKind::SettledTask,
         "the status still counts"
     );
-    assert_eq!(stored.fresh_for, SETTLED);
+    assert_eq!(stored.fresh_for(), SETTLED);
 }
 
 #[tokio::test]
@@ -93,8 +93,8 @@ async fn a_task_without_a_readable_status_is_kept_for_the_active_ttl() {
         assert_eq!(status, 200, "{body}");
         assert_eq!(relayed, body.as_bytes());
         let stored = app.state.cache().get(&key(identifier)).expect(identifier);
-        assert_eq!(stored.kind, EntryKind::ActiveTask, "{body}");
-        assert_eq!(stored.fresh_for, ACTIVE, "{body}");
+        assert_eq!(stored.kind(), EntryKind::ActiveTask, "{body}");
+        assert_eq!(stored.fresh_for(), ACTIVE, "{body}");
     }
 }
 

@@ -51,7 +51,10 @@ pub mod telemetry;
 pub mod upstream;
 
 pub use config::{ConfigError, Settings};
-pub use routes::{REQUEST_ID, app, app_without_metrics};
-pub use server::{ServeLimits, run, run_with_limits, shutdown_signal};
+pub use routes::{
+    Endpoint, EndpointFuture, HitBody, REQUEST_ID, app, app_without_metrics, endpoint,
+    endpoint_without_metrics,
+};
+pub use server::{ServeLimits, Served, run, run_with_limits, shutdown_signal};
 pub use startup::{Application, StartupError};
 pub use state::{AppState, StateSettings};

@@ -3,9 +3,12 @@
 //!
 //! Each connection is HTTP/1.1 with keep-alive, served by hyper directly so that the listener
 //! can enforce what `axum::serve` cannot: a deadline for the request head (which also ends idle
-//! keep-alive connections), a cap on its size, and a cap on open connections, past which a new
-//! connection gets a canned 503 instead of waiting in the kernel's backlog.
+//! keep-alive connections; `idle.rs`), a cap on its size, and a cap on open connections, past
+//! which a new connection gets a canned 503 instead of waiting in the kernel's backlog. What a
+//! connection is answered by is any hyper service; the gateway's is the `Endpoint` of `routes`,
+//! the hit path in front of the router, which this module knows nothing of.
 
+mod idle;
 mod refusal;
 
 use std::future::Future;
@@ -13,17 +16,22 @@ use std::io;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Router;
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body::Body;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
-use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::rt::TokioIo;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Settings;
+use idle::{CountedIo, Progress, head_deadline_passed};
 use refusal::Refusals;
 
 /// The smallest head limit hyper works with; a smaller one is raised to it.
@@ -76,33 +84,69 @@ impl From<&Settings> for ServeLimits {
     }
 }
 
-/// Serves `router` on `listener` with the default [`ServeLimits`] until `shutdown` completes,
-/// then stops accepting and waits up to `drain_timeout` for in-flight requests before
-/// returning.
-pub async fn run(
+/// Serves `service` (such as [`crate::endpoint`], or `Endpoint::from(router)`) on `listener`
+/// with the default [`ServeLimits`] until `shutdown` completes, then stops accepting and waits
+/// up to `drain_timeout` for in-flight requests before returning.
+pub async fn run<S, B>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     drain_timeout: Duration,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Served<B>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let limits = ServeLimits {
         drain_timeout,
         ..ServeLimits::default()
     };
-    run_with_limits(listener, router, shutdown, limits).await
+    run_with_limits(listener, service, shutdown, limits).await
 }
 
-/// Serves `router` on `listener` within `limits` until `shutdown` completes, then stops
+/// What a listener can serve: a hyper service, cloned for each connection, that never fails.
+pub trait Served<B>:
+    hyper::service::Service<
+        Request<Incoming>,
+        Response = Response<B>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S, B> Served<B> for S where
+    S: hyper::service::Service<
+            Request<Incoming>,
+            Response = Response<B>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// Serves `service` on `listener` within `limits` until `shutdown` completes, then stops
 /// accepting, lets in-flight requests finish within `limits.drain_timeout`, closes whatever is
 /// still open and returns.
-pub async fn run_with_limits(
+pub async fn run_with_limits<S, B>(
     listener: TcpListener,
-    router: Router,
+    service: S,
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: ServeLimits,
-) -> io::Result<()> {
+) -> io::Result<()>
+where
+    S: Served<B>,
+    B: Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
     let http = http1_builder(&limits);
-    let service = TowerToHyperService::new(router);
     let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
     let refusals = Refusals::new();
     let graceful = GracefulShutdown::new();
@@ -145,12 +189,23 @@ pub async fn run_with_limits(
                     refusals.refuse(stream, &mut tasks);
                     continue;
                 };
-                let connection =
-                    graceful.watch(http.serve_connection(TokioIo::new(stream), service.clone()));
+                let progress = Arc::new(Progress::default());
+                let io = CountedIo::new(TokioIo::new(stream), Arc::clone(&progress));
+                let counted = Counted {
+                    inner: service.clone(),
+                    progress: Arc::clone(&progress),
+                };
+                let connection = graceful.watch(http.serve_connection(io, counted));
+                let head_deadline = limits.header_read_timeout;
                 tasks.spawn(async move {
-                    if let Err(error) = connection.await {
-                        // Header timeouts, oversized heads and clients hanging up land here.
-                        tracing::debug!(%error, "connection ended with an error");
+                    tokio::select! {
+                        served = connection => if let Err(error) = served {
+                            // Oversized heads and clients hanging up land here.
+                            tracing::debug!(%error, "connection ended with an error");
+                        },
+                        () = head_deadline_passed(&progress, head_deadline) => {
+                            tracing::debug!("closing a connection that sent no request head in time");
+                        }
                     }
                     drop(slot);
                 });
@@ -175,14 +230,33 @@ pub async fn run_with_limits(
     Ok(())
 }
 
-/// The HTTP/1.1 settings every connection is served with.
+/// One connection's service, with each request head counted as progress.
+struct Counted<S> {
+    inner: S,
+    progress: Arc<Progress>,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for Counted<S>
+where
+    S: hyper::service::Service<Request<Incoming>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+
+    fn call(&self, request: Request<Incoming>) -> Self::Future {
+        self.progress.head_read();
+        self.inner.call(request)
+    }
+}
+
+/// The HTTP/1.1 settings every connection is served with. No timer is given to hyper: its
+/// head deadline arms a timer per request, and `idle.rs` keeps the deadline instead.
 fn http1_builder(limits: &ServeLimits) -> http1::Builder {
     let head_limit = limits.max_header_bytes.max(MIN_HEADER_BYTES);
     let mut builder = http1::Builder::new();
     builder
-        .timer(TokioTimer::new())
         .keep_alive(true)
-        .header_read_timeout(limits.header_read_timeout)
         .max_header_size(head_limit)
         // The read buffer never needs more than a head: the gateway reads no request bodies.
         .max_buf_size(head_limit);

@@ -12,7 +12,6 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use alumio_transport::{AlumioClient, RetryPolicy, TransportError};
-use axum::Router;
 use secrecy::SecretString;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
@@ -22,7 +21,7 @@ use crate::admin::{self, AdminSettings, AdminToken};
 use crate::config::{ConfigError, Settings, UpstreamChoice};
 #[cfg(feature = "demo")]
 use crate::demo::DemoUpstream;
-use crate::routes::{app, app_without_metrics};
+use crate::routes::{Endpoint, endpoint, endpoint_without_metrics};
 use crate::server::{ServeLimits, run_with_limits};
 use crate::shared_tier::SharedTierSettings;
 use crate::state::{AppState, StateSettings};
@@ -56,19 +55,19 @@ pub struct Application {
     state: AppState,
     upstream_url: String,
     limits: ServeLimits,
-    consumers: BoundRouter,
-    admin: Option<BoundRouter>,
+    consumers: BoundEndpoint,
+    admin: Option<BoundEndpoint>,
     serve_metrics_on_admin: bool,
     consumers_watch: Option<AbortOnDrop>,
     #[cfg(feature = "demo")]
     demo: Option<DemoUpstream>,
 }
 
-/// A router and the listener it is to be served on.
-struct BoundRouter {
+/// What a listener serves (the hit path and router, or the admin router), and the listener.
+struct BoundEndpoint {
     listener: TcpListener,
     address: SocketAddr,
-    router: Router,
+    endpoint: Endpoint,
 }
 
 /// Where answers come from: Alumio, or the simulator started for `--demo`.
@@ -98,12 +97,13 @@ impl Application {
         // With --redis-url this starts connecting in the background and never waits for Redis.
         let state = AppState::new(client, &state_settings, access.clone());
         let consumers_watch = watch_consumers_file(&access, &state);
-        let consumer_router = if settings.metrics_on_admin {
-            app_without_metrics(state.clone())
+        // Fresh hits are answered by the hit path in front of the consumer router.
+        let consumer_endpoint = if settings.metrics_on_admin {
+            endpoint_without_metrics(state.clone())
         } else {
-            app(state.clone())
+            endpoint(state.clone())
         };
-        let consumers = BoundRouter::bind("consumer", settings.listen, consumer_router).await?;
+        let consumers = BoundEndpoint::bind("consumer", settings.listen, consumer_endpoint).await?;
         let admin = match (settings.admin_listen, admin_token) {
             (Some(address), Some(token)) => {
                 Some(bind_admin(address, token, settings.metrics_on_admin, &state).await?)
@@ -176,7 +176,7 @@ impl Application {
         tracing::info!(address = %consumers.address, upstream = %upstream_url, "alumio-gateway is serving");
         let serve_consumers = run_with_limits(
             consumers.listener,
-            consumers.router,
+            consumers.endpoint,
             until_stopped(),
             limits,
         );
@@ -185,7 +185,7 @@ impl Application {
                 return Ok(());
             };
             tracing::info!(address = %admin.address, metrics = serve_metrics_on_admin, "admin API is serving");
-            run_with_limits(admin.listener, admin.router, until_stopped(), limits).await
+            run_with_limits(admin.listener, admin.endpoint, until_stopped(), limits).await
         };
         tokio::try_join!(forward_shutdown, serve_consumers, serve_admin)?;
         drop(consumers_watch);
@@ -211,7 +211,7 @@ async fn bind_admin(
     token: AdminToken,
     serve_metrics: bool,
     state: &AppState,
-) -> Result<BoundRouter, StartupError> {
+) -> Result<BoundEndpoint, StartupError> {
     let router = admin::router(
         state.clone(),
         AdminSettings {
@@ -219,18 +219,18 @@ async fn bind_admin(
             serve_metrics,
         },
     );
-    let admin = BoundRouter::bind("admin", address, router).await?;
+    let admin = BoundEndpoint::bind("admin", address, router).await?;
     if !address.ip().is_loopback() {
         tracing::warn!(admin_address = %admin.address, "the admin API listens beyond loopback; keep it on a private network");
     }
     Ok(admin)
 }
 
-impl BoundRouter {
+impl BoundEndpoint {
     async fn bind(
         listener: &'static str,
         address: SocketAddr,
-        router: Router,
+        endpoint: impl Into<Endpoint>,
     ) -> Result<Self, StartupError> {
         let bind_error = |source| StartupError::Bind {
             listener,
@@ -242,7 +242,7 @@ impl BoundRouter {
         Ok(Self {
             listener: bound,
             address,
-            router,
+            endpoint: endpoint.into(),
         })
     }
 }

@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use alumio_models::SpaceIdentifier;
-use axum::response::Response;
 use http::{HeaderValue, Method};
 
 use super::metrics::DenialReason;
@@ -50,11 +49,11 @@ pub(crate) struct AuditTag {
 }
 
 /// Writes the request's log line, taking the audit tag off the response.
-pub(crate) fn log_request(
+pub(crate) fn log_request<B>(
     request_id: &HeaderValue,
     method: &Method,
     path: &str,
-    response: &mut Response,
+    response: &mut http::Response<B>,
     took: Duration,
 ) {
     let tag = response.extensions_mut().remove::<AuditTag>();

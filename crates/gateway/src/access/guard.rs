@@ -14,12 +14,14 @@ use super::{AccessPolicy, Admitted, Denial};
 use crate::key::TaskKey;
 
 /// A caller let through the first check, and what its audit line will say.
+#[derive(Clone)]
 pub(crate) struct Admission {
     admitted: Admitted,
     audited: bool,
 }
 
 /// A refused request, and what its audit line will say.
+#[derive(Clone)]
 pub(crate) struct Refusal {
     denial: Denial,
     consumer: AuditConsumer,
@@ -76,8 +78,13 @@ impl Admission {
         })
     }
 
+    /// Whether allowed requests are audited, so the request's log line must be written.
+    pub(crate) fn is_audited(&self) -> bool {
+        self.audited
+    }
+
     /// Tags `response` for the audit line when allowed requests are audited.
-    pub(crate) fn tag(&self, response: &mut Response, key: Option<&TaskKey>) {
+    pub(crate) fn tag<B>(&self, response: &mut http::Response<B>, key: Option<&TaskKey>) {
         if self.audited {
             response.extensions_mut().insert(AuditTag {
                 consumer: audit_consumer(&self.admitted),

@@ -30,7 +30,7 @@ pub use consumers::{Consumer, Consumers, MAX_CONSUMERS, SpaceRule};
 pub use denial::Denial;
 pub use digest::{MAX_SECRET_LEN, MIN_SECRET_LEN, SecretDigest};
 pub(crate) use digest::{bearer_digest, secret_problem};
-pub(crate) use guard::admit;
+pub(crate) use guard::{Admission, Refusal, admit};
 pub use hash_key::hash_key_command;
 pub use metrics::{AccessMetrics, DenialReason};
 pub use rate::{RateLimit, RateLimiter};

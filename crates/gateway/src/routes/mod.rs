@@ -1,6 +1,7 @@
 //! The gateway's HTTP surface: the task endpoint, operations endpoints and the answers for
 //! everything else, all in Alumio's `Error` shape.
 
+mod hit_path;
 mod operations;
 mod request_id;
 mod tasks;
@@ -10,7 +11,19 @@ use axum::routing::get;
 
 use crate::state::AppState;
 
+pub use hit_path::{Endpoint, EndpointFuture, HitBody};
 pub use request_id::REQUEST_ID;
+
+/// What the consumer-facing listener serves: the hit path in front of [`app`].
+pub fn endpoint(state: AppState) -> Endpoint {
+    Endpoint::with_hit_path(state.clone(), app(state))
+}
+
+/// The hit path in front of [`app_without_metrics`], for when the admin listener serves
+/// `/metrics`.
+pub fn endpoint_without_metrics(state: AppState) -> Endpoint {
+    Endpoint::with_hit_path(state.clone(), app_without_metrics(state))
+}
 
 /// The consumer-facing router, `/metrics` included.
 pub fn app(state: AppState) -> Router {

@@ -15,7 +15,7 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
 use tower::{Layer, Service};
 
 use crate::hex;
@@ -37,13 +37,18 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 
 /// `pppppppp-nnnnnnnnnnnn`: the process prefix and the counter in hex, written without the
 /// formatting machinery.
-fn new_request_id() -> HeaderValue {
+pub(super) fn new_request_id() -> HeaderValue {
     let n = NEXT_ID.fetch_add(1, Ordering::Relaxed);
     let mut id = [b'-'; 21];
     hex::encode_into(&PROCESS_PREFIX.to_be_bytes(), &mut id[..8]);
     // The counter's low 48 bits: twelve digits.
     hex::encode_into(&n.to_be_bytes()[2..], &mut id[9..]);
     HeaderValue::from_bytes(&id).unwrap_or(HeaderValue::from_static("unknown"))
+}
+
+/// The consumer's own id, when it sent one worth keeping.
+pub(super) fn consumers_request_id(headers: &HeaderMap) -> Option<&HeaderValue> {
+    headers.get(&REQUEST_ID).filter(|id| is_sane(id))
 }
 
 fn is_sane(id: &HeaderValue) -> bool {
@@ -85,9 +90,9 @@ where
 
     fn call(&mut self, mut request: Request) -> Self::Future {
         let started = Instant::now();
-        let id = match request.headers().get(&REQUEST_ID) {
-            Some(id) if is_sane(id) => id.clone(),
-            _ => {
+        let id = match consumers_request_id(request.headers()) {
+            Some(id) => id.clone(),
+            None => {
                 let id = new_request_id();
                 request.headers_mut().insert(REQUEST_ID, id.clone());
                 id

@@ -31,18 +31,27 @@ pub(super) async fn dispatch(state: State<AppState>, request: Request) -> Respon
 }
 
 /// `/api/v1/tasks/<one non-empty segment>`.
-fn is_task_path(path: &str) -> bool {
+pub(super) fn is_task_path(path: &str) -> bool {
     path.strip_prefix(TASKS_PATH_PREFIX)
         .is_some_and(|segment| !segment.is_empty() && !segment.contains('/'))
 }
+
+/// The access decision the hit path took for a request it hands on to the router, so that the
+/// handler does not take a second request from the consumer's rate.
+#[derive(Clone)]
+pub(super) struct AccessDecided(pub(super) Result<access::Admission, access::Refusal>);
 
 /// Answers one task request. Access is decided first, before the cache is looked at; then
 /// only the validated key is used from the request, so nothing else a consumer sends can reach
 /// Alumio or change what is cached. The request is taken whole, by value, so that a hit copies
 /// none of its headers.
 async fn get_task(State(state): State<AppState>, request: Request) -> Response {
-    let (parts, _body) = request.into_parts();
-    let admission = match access::admit(state.access(), &parts.headers) {
+    let (mut parts, _body) = request.into_parts();
+    let decided = match parts.extensions.remove::<AccessDecided>() {
+        Some(AccessDecided(decided)) => decided,
+        None => access::admit(state.access(), &parts.headers),
+    };
+    let admission = match decided {
         Ok(admission) => admission,
         Err(refusal) => return refusal.into_response(&state.metrics().access),
     };
