@@ -3,9 +3,7 @@
 //! its lookups await Redis, so it sits behind the fetcher, never on the synchronous hit path.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
-
-use moka::Expiry;
+use std::time::Duration;
 
 use crate::entry::StoredResponse;
 use crate::key::{PurgeScope, TaskKey};
@@ -35,41 +33,20 @@ pub struct CacheUsage {
     pub bytes: u64,
 }
 
-/// The in-process tier: a moka cache bounded by bytes, where each entry lives as long as its
-/// answer is fresh plus `keep_stale_for`, the window in which a stale copy may still be served.
+/// The in-process tier: a moka cache bounded by bytes. An entry's freshness and stale windows
+/// are its own and are decided on lookup; the cache drops an entry when the byte budget needs
+/// the room, when it is purged, or once nobody has read it for `keep_unread_for` (by then it is
+/// of no more use).
+///
+/// Per-entry expiry in moka itself would cost each of a million entries a timer-wheel node
+/// (48 bytes); idle expiry rides on the access-order list every entry has anyway.
 pub struct MokaResponseCache {
     entries: moka::sync::Cache<TaskKey, Arc<StoredResponse>>,
 }
 
-/// Per-entry expiry: each entry chose its freshness when it was stored.
-struct FreshnessExpiry {
-    keep_stale_for: Duration,
-}
-
-impl Expiry<TaskKey, Arc<StoredResponse>> for FreshnessExpiry {
-    fn expire_after_create(
-        &self,
-        _key: &TaskKey,
-        value: &Arc<StoredResponse>,
-        _created_at: Instant,
-    ) -> Option<Duration> {
-        Some(value.fresh_for() + self.keep_stale_for)
-    }
-
-    fn expire_after_update(
-        &self,
-        key: &TaskKey,
-        value: &Arc<StoredResponse>,
-        updated_at: Instant,
-        _duration_until_expiry: Option<Duration>,
-    ) -> Option<Duration> {
-        self.expire_after_create(key, value, updated_at)
-    }
-}
-
 impl MokaResponseCache {
-    /// A cache holding at most `max_bytes`, keeping entries `keep_stale_for` past freshness.
-    pub fn new(max_bytes: u64, keep_stale_for: Duration) -> Self {
+    /// A cache holding at most `max_bytes`, dropping entries unread for `keep_unread_for`.
+    pub fn new(max_bytes: u64, keep_unread_for: Duration) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
             .weigher(|key: &TaskKey, value: &Arc<StoredResponse>| {
@@ -77,12 +54,18 @@ impl MokaResponseCache {
                     key.identifier().as_str().len() + key.space().map_or(0, |s| s.as_str().len());
                 value.weight(key_len)
             })
-            .expire_after(FreshnessExpiry { keep_stale_for })
+            .time_to_idle(keep_unread_for.clamp(MIN_KEEP_UNREAD_FOR, MAX_KEEP_UNREAD_FOR))
             .support_invalidation_closures()
             .build();
         Self { entries }
     }
 }
+
+/// An entry is kept at least this long, for the requests right behind the one that fetched it.
+const MIN_KEEP_UNREAD_FOR: Duration = Duration::from_secs(1);
+
+/// moka refuses idle times beyond 1,000 years; settings that add up to more are kept to this.
+const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
     fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>> {

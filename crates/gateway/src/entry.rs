@@ -25,19 +25,53 @@ pub enum EntryKind {
 
 /// One upstream answer, ready to be sent to any number of consumers.
 ///
-/// A million of these may be held at once, so the struct is kept small: the body and its
-/// validator share one allocation, and the headers that are almost always absent or the same
-/// (`Retry-After`, a `Content-Type` other than JSON) cost a pointer until they are present.
+/// A million of these may be held at once, so the struct is kept within 104 bytes (one
+/// 128-byte block with its `Arc`): the body and its validator share one allocation, the headers
+/// that are almost always absent or the same (`Retry-After`, a `Content-Type` other than JSON)
+/// cost a pointer until they are present, and the freshness lifetime is four bytes.
 #[derive(Debug)]
 pub struct StoredResponse {
     body: Bytes,
     etag: HeaderValue,
-    content_type: Option<Box<HeaderValue>>,
-    retry_after: Option<Box<HeaderValue>>,
+    rare: Option<Box<RareHeaders>>,
     stored_at: Instant,
-    fresh_for: Duration,
+    fresh_for: CompactDuration,
     status: StatusCode,
     kind: EntryKind,
+}
+
+/// The headers few answers carry, stored out of line.
+#[derive(Debug, Default)]
+struct RareHeaders {
+    content_type: Option<HeaderValue>,
+    retry_after: Option<HeaderValue>,
+}
+
+/// A duration in four bytes: milliseconds up to about 24 days, whole seconds beyond (up to
+/// 68 years), which is as precise as a time to live needs to be.
+#[derive(Debug, Clone, Copy)]
+struct CompactDuration(u32);
+
+impl CompactDuration {
+    const IN_SECONDS: u32 = 1 << 31;
+
+    fn new(duration: Duration) -> Self {
+        match u32::try_from(duration.as_millis()) {
+            Ok(millis) if millis < Self::IN_SECONDS => Self(millis),
+            _ => {
+                let secs = u32::try_from(duration.as_secs()).unwrap_or(u32::MAX);
+                Self(Self::IN_SECONDS | secs.min(Self::IN_SECONDS - 1))
+            }
+        }
+    }
+
+    fn get(self) -> Duration {
+        if self.0 & Self::IN_SECONDS == 0 {
+            Duration::from_millis(u64::from(self.0))
+        } else {
+            Duration::from_secs(u64::from(self.0 & !Self::IN_SECONDS))
+        }
+    }
 }
 
 /// The usual `Content-Type`, which entries do not store.
@@ -112,13 +146,18 @@ impl StoredResponse {
         fresh_for: Duration,
     ) -> Self {
         let (body, etag) = body_with_etag(&body);
+        let rare = (content_type != JSON).then(|| {
+            Box::new(RareHeaders {
+                content_type: Some(compact_header(&content_type)),
+                retry_after: None,
+            })
+        });
         Self {
             body,
             etag,
-            content_type: compact_content_type(&content_type),
-            retry_after: None,
+            rare,
             stored_at: Instant::now(),
-            fresh_for,
+            fresh_for: CompactDuration::new(fresh_for),
             status,
             kind,
         }
@@ -127,7 +166,9 @@ impl StoredResponse {
     /// The same answer relaying Alumio's `Retry-After` (uncacheable errors such as a 429).
     #[must_use]
     pub fn with_retry_after(mut self, retry_after: Option<HeaderValue>) -> Self {
-        self.retry_after = retry_after.map(|value| Box::new(compact_header(&value)));
+        if let Some(value) = retry_after {
+            self.rare.get_or_insert_default().retry_after = Some(compact_header(&value));
+        }
         self
     }
 
@@ -151,7 +192,10 @@ impl StoredResponse {
 
     /// `Content-Type` to send.
     pub fn content_type(&self) -> &HeaderValue {
-        self.content_type.as_deref().unwrap_or(&JSON)
+        self.rare
+            .as_ref()
+            .and_then(|rare| rare.content_type.as_ref())
+            .unwrap_or(&JSON)
     }
 
     /// A strong validator computed from the body.
@@ -161,7 +205,7 @@ impl StoredResponse {
 
     /// Alumio's `Retry-After`, relayed with uncacheable errors such as a 429.
     pub fn retry_after(&self) -> Option<&HeaderValue> {
-        self.retry_after.as_deref()
+        self.rare.as_ref()?.retry_after.as_ref()
     }
 
     /// When the answer was received.
@@ -171,7 +215,7 @@ impl StoredResponse {
 
     /// How long after `stored_at` the answer is fresh.
     pub fn fresh_for(&self) -> Duration {
-        self.fresh_for
+        self.fresh_for.get()
     }
 
     /// What the answer is.
@@ -181,12 +225,12 @@ impl StoredResponse {
 
     /// Whether this entry may still be served as fresh at `now`.
     pub fn is_fresh(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.stored_at) < self.fresh_for
+        now.saturating_duration_since(self.stored_at) < self.fresh_for()
     }
 
     /// How long ago freshness ended at `now` (zero while fresh).
     pub fn stale_for(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.stored_at + self.fresh_for)
+        now.saturating_duration_since(self.stored_at + self.fresh_for())
     }
 
     /// Whole seconds since the answer was received.
@@ -196,26 +240,24 @@ impl StoredResponse {
 
     /// Whole seconds of freshness left at `now`.
     pub fn remaining_secs(&self, now: Instant) -> u64 {
-        (self.stored_at + self.fresh_for)
+        (self.stored_at + self.fresh_for())
             .saturating_duration_since(now)
             .as_secs()
     }
 
     /// What this entry costs the cache's byte budget, key included.
     pub fn weight(&self, key_len: usize) -> u32 {
-        let boxed =
-            |value: Option<&HeaderValue>| value.map_or(0, |value| value.len() + BOXED_HEADER_BYTES);
-        let bytes = self.body.len()
-            + self.etag.len()
-            + boxed(self.content_type.as_deref())
-            + boxed(self.retry_after())
-            + key_len;
+        let rare = self.rare.as_ref().map_or(0, |rare| {
+            let len = |value: &Option<HeaderValue>| value.as_ref().map_or(0, HeaderValue::len);
+            RARE_HEADERS_BYTES + len(&rare.content_type) + len(&rare.retry_after)
+        });
+        let bytes = self.body.len() + self.etag.len() + rare + key_len;
         u32::try_from(bytes + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
     }
 }
 
-/// What a header stored out of line costs besides its bytes: its box and its own allocation.
-const BOXED_HEADER_BYTES: usize = 96;
+/// What the out-of-line headers cost besides their bytes: the box and their own allocations.
+const RARE_HEADERS_BYTES: usize = 160;
 
 /// The body and its validator, copied into one allocation of their own. What the HTTP client
 /// hands over is often a slice of its whole read buffer; storing the slice would pin that
@@ -230,12 +272,7 @@ fn body_with_etag(body: &[u8]) -> (Bytes, HeaderValue) {
     (block.slice(..body.len()), etag)
 }
 
-/// `None` for the usual content type, which needs no storage; otherwise a copy that does not
-/// pin the response head it was sliced from.
-fn compact_content_type(value: &HeaderValue) -> Option<Box<HeaderValue>> {
-    (value != JSON).then(|| Box::new(compact_header(value)))
-}
-
+/// A copy of a header value that does not pin the response head it was sliced from.
 fn compact_header(value: &HeaderValue) -> HeaderValue {
     HeaderValue::from_bytes(value.as_bytes())
         .unwrap_or(HeaderValue::from_static("application/json"))
@@ -305,6 +342,44 @@ mod tests {
         assert!(!entry.is_fresh(start + Duration::from_secs(10)));
         assert_eq!(entry.remaining_secs(start + Duration::from_millis(2500)), 7);
         assert_eq!(entry.age_secs(start + Duration::from_millis(2500)), 2);
+    }
+
+    #[test]
+    fn an_entry_stays_within_one_small_block() {
+        assert!(std::mem::size_of::<StoredResponse>() <= 104);
+    }
+
+    #[test]
+    fn rare_headers_are_kept_when_present() {
+        let plain = stored(b"{}", Duration::ZERO);
+        assert_eq!(plain.content_type(), "application/json");
+        assert_eq!(plain.retry_after(), None);
+        let entry = StoredResponse::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Bytes::from_static(b"{}"),
+            HeaderValue::from_static("application/problem+json"),
+            EntryKind::Uncacheable,
+            Duration::ZERO,
+        )
+        .with_retry_after(Some(HeaderValue::from_static("30")));
+        assert_eq!(entry.content_type(), "application/problem+json");
+        assert_eq!(entry.retry_after().unwrap(), "30");
+        assert!(entry.weight(0) > plain.weight(0));
+    }
+
+    #[test]
+    fn lifetimes_keep_millisecond_precision_and_long_ones_whole_seconds() {
+        for (given, kept) in [
+            (Duration::from_millis(300), Duration::from_millis(300)),
+            (Duration::from_secs(3600), Duration::from_secs(3600)),
+            (
+                Duration::from_secs(30 * 86_400) + Duration::from_millis(5),
+                Duration::from_secs(30 * 86_400),
+            ),
+            (Duration::MAX, Duration::from_secs(u64::from(u32::MAX >> 1))),
+        ] {
+            assert_eq!(stored(b"{}", given).fresh_for(), kept, "{given:?}");
+        }
     }
 
     #[test]

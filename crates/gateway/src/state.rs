@@ -55,6 +55,20 @@ impl Default for StateSettings {
     }
 }
 
+impl StateSettings {
+    /// How long an unread entry can still be of use: the longest time to live plus the longest
+    /// window in which a stale copy may be served.
+    pub fn keep_unread_for(&self) -> Duration {
+        let FreshnessPolicy {
+            ttl_active,
+            ttl_settled,
+            ttl_not_found,
+        } = self.freshness;
+        let longest_ttl = ttl_active.max(ttl_settled).max(ttl_not_found);
+        longest_ttl.saturating_add(self.stale_if_error.max(self.stale_while_revalidate))
+    }
+}
+
 impl From<&Settings> for StateSettings {
     fn from(settings: &Settings) -> Self {
         Self {
@@ -128,7 +142,7 @@ impl AppState {
     pub fn new(upstream: AlumioClient, settings: &StateSettings, access: AccessPolicy) -> Self {
         let cache: Arc<dyn ResponseCache> = Arc::new(MokaResponseCache::new(
             settings.cache_max_bytes,
-            settings.stale_if_error.max(settings.stale_while_revalidate),
+            settings.keep_unread_for(),
         ));
         let registry = MetricsRegistry::new();
         let mut fetcher = Fetcher::new(
