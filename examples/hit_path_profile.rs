@@ -7,6 +7,9 @@
 //! valgrind --tool=dhat hit_path_profile router 20000   # minus the same with N = 0
 //! ```
 //!
+//! `endpoint` counts hits through the hit path as the consumer listener serves it (collect with
+//! `--toggle-collect='hit_path_profile::run_endpoint_hits'`).
+//!
 //! MODE is `router` (the gateway's full router, anonymous), `router_keyed` (the same with a
 //! consumers file: a bearer key looked up, a space checked and a rate taken on every hit),
 //! `render`, `cache_get`, `key_parse`, or the
@@ -23,7 +26,7 @@ use alumio_gateway::entry::CacheOutcome;
 use alumio_gateway::freshness::FreshnessPolicy;
 use alumio_gateway::key::TaskKey;
 use alumio_gateway::render::render;
-use alumio_gateway::{AppState, StateSettings, app};
+use alumio_gateway::{AppState, Endpoint, StateSettings, app, endpoint};
 use alumio_sim::{SimConfig, Simulator};
 use alumio_transport::AlumioClient;
 use axum::Router;
@@ -115,6 +118,7 @@ fn main() -> Result<(), AnyError> {
     let body = sim.task_body(&space, &identifier).ok_or("no body")?;
     let started = Instant::now();
     match mode.as_str() {
+        "endpoint" => run_endpoint_hits(&runtime, &endpoint(state.clone()), &uri, n),
         "router" => run_hits(&runtime, &router, &uri, n, get_request),
         "router_keyed" => run_hits(&runtime, &keyed_router, &uri, n, keyed_request),
         "floor" => run_hits(&runtime, &floor_router(&body), &uri, n, get_request),
@@ -195,6 +199,20 @@ fn run_hits(
 async fn hit_loop(router: &Router, uri: &Uri, n: u64, request: fn(&Uri) -> axum::extract::Request) {
     for _ in 0..n {
         black_box(router.clone().oneshot(request(uri)).await.ok());
+    }
+}
+
+/// The measured loop through the hit path, called as hyper calls it; collect it with
+/// `--toggle-collect='hit_path_profile::run_endpoint_hits'`.
+#[inline(never)]
+fn run_endpoint_hits(runtime: &Runtime, endpoint: &Endpoint, uri: &Uri, n: u64) {
+    runtime.block_on(endpoint_hit_loop(endpoint, uri, n));
+}
+
+async fn endpoint_hit_loop(endpoint: &Endpoint, uri: &Uri, n: u64) {
+    use hyper::service::Service as _;
+    for _ in 0..n {
+        black_box(endpoint.call(get_request(uri)).await.ok());
     }
 }
 
