@@ -111,3 +111,64 @@ fn prerendered_numbers_match_formatted_ones() {
     assert_eq!(max_age(42), "max-age=42");
     assert_eq!(max_age(7200), "max-age=7200");
 }
+
+#[test]
+fn the_hit_templates_give_the_headers_inserted_one_by_one() {
+    let stored = entry(StatusCode::OK);
+    let etag = stored.etag().to_str().unwrap().to_owned();
+    let id = HeaderValue::from_static("req-1");
+    for (method, conditional) in [
+        (Method::GET, None),
+        (Method::HEAD, None),
+        (Method::GET, Some(etag.as_str())),
+        (Method::GET, Some("\"other\"")),
+    ] {
+        let headers = conditional.map_or_else(HeaderMap::new, if_none_match);
+        let request = RenderRequest {
+            method: &method,
+            headers: &headers,
+            request_id: Some(&id),
+        };
+        let now = Instant::now();
+        let not_modified = conditional == Some(etag.as_str());
+        let template = fresh_hit_template(&stored, CacheOutcome::Hit, true, &request, not_modified)
+            .expect("a template covers a fresh hit");
+        let expected = headers_one_by_one(
+            now,
+            &stored,
+            CacheOutcome::Hit,
+            true,
+            &request,
+            not_modified,
+        );
+        let filled = template.fill(now, &stored, request.request_id);
+        let pairs = |map: &HeaderMap| {
+            map.iter()
+                .map(|(name, value)| (name.clone(), value.clone()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(pairs(&filled), pairs(&expected), "{method} {conditional:?}");
+        assert_eq!(filled[REQUEST_ID], "req-1");
+    }
+}
+
+#[test]
+fn answers_the_templates_do_not_cover_are_built_one_by_one() {
+    let stored = entry(StatusCode::OK);
+    let headers = HeaderMap::new();
+    let request = RenderRequest {
+        method: &Method::GET,
+        headers: &headers,
+        request_id: None,
+    };
+    assert!(fresh_hit_template(&stored, CacheOutcome::Hit, true, &request, false).is_none());
+    let id = HeaderValue::from_static("x");
+    let with_id = RenderRequest {
+        request_id: Some(&id),
+        ..request
+    };
+    let stale = CacheOutcome::Stale(StaleReason::Revalidating);
+    assert!(fresh_hit_template(&stored, stale, true, &with_id, false).is_none());
+    let not_found = entry(StatusCode::NOT_FOUND);
+    assert!(fresh_hit_template(&not_found, CacheOutcome::Hit, true, &with_id, false).is_none());
+}

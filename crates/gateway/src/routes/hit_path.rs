@@ -28,8 +28,7 @@ use super::tasks::{AccessDecided, is_task_path};
 use crate::access::{self, Admission, log_request};
 use crate::entry::CacheOutcome;
 use crate::key::TaskKey;
-use crate::render::render_at;
-use crate::routes::REQUEST_ID;
+use crate::render::{RenderRequest, render_at};
 use crate::state::AppState;
 
 /// What a listener serves: an axum router, with the hit path in front of it for the
@@ -104,16 +103,14 @@ fn fresh_hit<B>(
     }
     state.metrics().cache.hits.increment(1);
     let headers = request.headers();
-    let mut response = render_at(
-        now,
-        &entry,
-        CacheOutcome::Hit,
-        true,
-        request.method(),
-        headers,
-    )
-    .map(HitBody::Bytes);
     let id = consumers_request_id(headers).map_or_else(new_request_id, Clone::clone);
+    let rendering = RenderRequest {
+        method: request.method(),
+        headers,
+        request_id: Some(&id),
+    };
+    let mut response =
+        render_at(now, &entry, CacheOutcome::Hit, true, &rendering).map(HitBody::Bytes);
     if admission.is_audited() {
         admission.tag(&mut response, Some(&key));
         log_request(
@@ -124,7 +121,6 @@ fn fresh_hit<B>(
             now.elapsed(),
         );
     }
-    response.headers_mut().insert(REQUEST_ID, id);
     Some(response)
 }
 

@@ -15,13 +15,12 @@ use std::time::Instant;
 
 use axum::extract::Request;
 use axum::response::Response;
-use http::{HeaderMap, HeaderName, HeaderValue, Method, Uri};
+use http::{HeaderMap, HeaderValue, Method, Uri};
 use tower::{Layer, Service};
 
 use crate::hex;
 
-/// The request id header.
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub use crate::render::REQUEST_ID;
 
 /// Longest consumer-supplied id that is kept; longer ones are replaced, not truncated.
 const MAX_REQUEST_ID_LEN: usize = 128;

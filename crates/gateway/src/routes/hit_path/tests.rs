@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use super::*;
 use crate::entry::{EntryKind, StoredResponse};
+use crate::render::REQUEST_ID;
 use crate::state::StateSettings;
 
 const BODY: &[u8] = br#"{"identifier":"t-1"}"#;
