@@ -55,24 +55,32 @@ impl Endpoint {
 
     /// The fresh hit for `request`, or the request back, with the access decision taken for
     /// it, when it is anything else.
-    fn answer_hit<B>(&self, request: Request<B>) -> Result<Response<HitBody>, Request<B>> {
+    fn answer_hit<B>(&self, request: Request<B>) -> Answer<B> {
         let Some(state) = &self.hits else {
-            return Err(request);
+            return Answer::Route(request);
         };
         let method = request.method();
         if !(method == Method::GET || method == Method::HEAD) || !is_task_path(request.uri().path())
         {
-            return Err(request);
+            return Answer::Route(request);
         }
         let admission = match access::admit(state.access(), request.headers()) {
             Ok(admission) => admission,
-            Err(refusal) => return Err(hand_on(request, Err(refusal))),
+            Err(refusal) => return Answer::Route(hand_on(request, Err(refusal))),
         };
         match fresh_hit(state, &admission, &request) {
-            Some(response) => Ok(response),
-            None => Err(hand_on(request, Ok(admission))),
+            Some(response) => Answer::Hit(response),
+            None => Answer::Route(hand_on(request, Ok(admission))),
         }
     }
+}
+
+/// What the hit path does with a request.
+enum Answer<B> {
+    /// A fresh hit, answered.
+    Hit(Response<HitBody>),
+    /// Anything else, for the router.
+    Route(Request<B>),
 }
 
 impl From<Router> for Endpoint {
@@ -135,12 +143,12 @@ where
 
     fn call(&self, request: Request<B>) -> Self::Future {
         match self.answer_hit(request) {
-            Ok(response) => EndpointFuture::Answered {
+            Answer::Hit(response) => EndpointFuture::Answered {
                 response: Some(response),
             },
             // The router is always ready (its `poll_ready` does nothing), and a clone of it is
             // one reference count.
-            Err(request) => EndpointFuture::Routed {
+            Answer::Route(request) => EndpointFuture::Routed {
                 inner: self.router.clone().call(request),
             },
         }
