@@ -293,7 +293,7 @@ impl SharedTier {
         let notice = format!("v:{}", lease.keys.id);
         let (mode, record, numbers) = match write {
             Write::Answer(response) => {
-                let remaining = (response.stored_at + response.fresh_for)
+                let remaining = (response.stored_at() + response.fresh_for())
                     .saturating_duration_since(Instant::now());
                 let ttl = millis(remaining + settings.keep_stale_for).max(1);
                 let record =

@@ -92,8 +92,8 @@ async fn an_answer_stored_by_one_replica_is_fresh_on_another_with_its_age() {
     let Lookup::Fresh(shared) = two.lookup(&key).await else {
         panic!("the other replica sees the stored answer");
     };
-    assert_eq!(shared.body, answer.body);
-    assert_eq!(shared.etag, answer.etag);
+    assert_eq!(shared.body(), answer.body());
+    assert_eq!(shared.etag(), answer.etag());
     let now = Instant::now();
     assert!(shared.remaining_secs(now) <= 100 && shared.remaining_secs(now) >= 98);
     let ttl: u64 = redis

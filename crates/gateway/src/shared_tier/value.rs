@@ -108,25 +108,25 @@ fn encode(
     stale_window: Duration,
     owner: &str,
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + response.body.len() + response.content_type.len());
+    let mut out = Vec::with_capacity(64 + response.body().len() + response.content_type().len());
     out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&[VERSION, record as u8, kind_byte(response.kind), 0]);
+    out.extend_from_slice(&[VERSION, record as u8, kind_byte(response.kind()), 0]);
     out.extend_from_slice(&millis(stale_window).to_be_bytes());
-    out.extend_from_slice(&millis(response.fresh_for).to_be_bytes());
+    out.extend_from_slice(&millis(response.fresh_for()).to_be_bytes());
     out.extend_from_slice(&unix_millis_now().to_be_bytes());
-    out.extend_from_slice(&response.status.as_u16().to_be_bytes());
-    put_short(&mut out, response.content_type.as_bytes());
-    put_short(&mut out, response.etag.as_bytes());
-    match &response.retry_after {
+    out.extend_from_slice(&response.status().as_u16().to_be_bytes());
+    put_short(&mut out, response.content_type().as_bytes());
+    put_short(&mut out, response.etag().as_bytes());
+    match response.retry_after() {
         Some(value) => {
             out.push(1);
             put_short(&mut out, value.as_bytes());
         }
         None => out.push(0),
     }
-    let body_len = u32::try_from(response.body.len()).unwrap_or(u32::MAX);
+    let body_len = u32::try_from(response.body().len()).unwrap_or(u32::MAX);
     out.extend_from_slice(&body_len.to_be_bytes());
-    out.extend_from_slice(&response.body);
+    out.extend_from_slice(response.body());
     let checksum = checksum(owner, &out);
     out.extend_from_slice(&checksum[..CHECKSUM_LEN]);
     out
@@ -203,11 +203,11 @@ pub(super) fn decode(bytes: &[u8], owner: &str, max_body: usize) -> Result<Decod
     if !consistent {
         return Err(Corrupt("kind does not fit the record"));
     }
-    let mut response = StoredResponse::new(status, body, content_type, kind, fresh_for);
-    if response.etag.as_bytes() != etag.as_slice() {
+    let response = StoredResponse::new(status, body, content_type, kind, fresh_for)
+        .with_retry_after(retry_after);
+    if response.etag().as_bytes() != etag.as_slice() {
         return Err(Corrupt("etag does not match the body"));
     }
-    response.retry_after = retry_after;
     Ok(Decoded {
         record,
         stale_window,
@@ -223,15 +223,14 @@ impl Decoded {
         if self.record != Record::Answer {
             return None;
         }
-        let mut response = self.response;
+        let response = self.response;
         let remaining_fresh = pttl.checked_sub(self.stale_window);
         let age = match remaining_fresh {
-            Some(left) => response.fresh_for.checked_sub(left)?,
+            Some(left) => response.fresh_for().checked_sub(left)?,
             // Stale already: by how much the stale window is used up.
-            None => response.fresh_for + (self.stale_window - pttl),
+            None => response.fresh_for() + (self.stale_window - pttl),
         };
-        response.stored_at = now.checked_sub(age)?;
-        Some(response)
+        Some(response.with_stored_at(now.checked_sub(age)?))
     }
 
     /// The remembered failure, if this is a failure record.

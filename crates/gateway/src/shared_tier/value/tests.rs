@@ -4,15 +4,14 @@ use super::*;
 const OWNER: &str = "5f0c2a";
 
 fn answer(body: &'static [u8], fresh_for: Duration) -> StoredResponse {
-    let mut response = StoredResponse::new(
+    StoredResponse::new(
         StatusCode::OK,
         Bytes::from_static(body),
         HeaderValue::from_static("application/json; charset=utf-8"),
         EntryKind::SettledTask,
         fresh_for,
-    );
-    response.retry_after = Some(HeaderValue::from_static("7"));
-    response
+    )
+    .with_retry_after(Some(HeaderValue::from_static("7")))
 }
 
 #[test]
@@ -25,13 +24,13 @@ fn an_answer_survives_the_round_trip() {
     let back = decoded
         .into_answer(Duration::from_secs(300 + 60 - 20), now)
         .unwrap();
-    assert_eq!(back.status, original.status);
-    assert_eq!(back.body, original.body);
-    assert_eq!(back.content_type, original.content_type);
-    assert_eq!(back.etag, original.etag);
-    assert_eq!(back.retry_after, original.retry_after);
-    assert_eq!(back.kind, original.kind);
-    assert_eq!(back.fresh_for, original.fresh_for);
+    assert_eq!(back.status(), original.status());
+    assert_eq!(back.body(), original.body());
+    assert_eq!(back.content_type(), original.content_type());
+    assert_eq!(back.etag(), original.etag());
+    assert_eq!(back.retry_after(), original.retry_after());
+    assert_eq!(back.kind(), original.kind());
+    assert_eq!(back.fresh_for(), original.fresh_for());
     assert_eq!(
         back.age_secs(now),
         20,
@@ -144,8 +143,8 @@ fn failures_round_trip_and_are_never_answers() {
     else {
         panic!("a relayed failure comes back relayed");
     };
-    assert_eq!(back.status, StatusCode::SERVICE_UNAVAILABLE);
-    assert_eq!(&back.body[..], b"{\"status\":503}");
+    assert_eq!(back.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(&back.body()[..], b"{\"status\":503}");
 }
 
 #[test]
