@@ -13,120 +13,23 @@
 //!
 //! Every phase ends within `DEADLINE`; loopback addresses are the only intended targets.
 
-use std::error::Error;
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio::task::JoinSet;
 
+#[path = "support/http1.rs"]
+mod http1;
+use http1::{AnyError, Connection};
+
 /// The longest any phase may take.
 const DEADLINE: Duration = Duration::from_secs(900);
-/// Largest response head read; task replies have a few hundred bytes of headers.
-const MAX_HEAD_BYTES: usize = 16 * 1024;
-/// Largest response body read.
-const MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
 /// Connections opened at once while setting up a burst.
 const CONNECT_PARALLELISM: usize = 256;
-
-type AnyError = Box<dyn Error + Send + Sync>;
-
-/// One response as far as this client cares.
-struct Reply {
-    status: u16,
-    body_len: usize,
-    /// The `Cache-Status` header, if any.
-    cache_status: Option<String>,
-}
-
-/// A keep-alive connection with its read buffer.
-struct Connection {
-    stream: TcpStream,
-    buffer: Vec<u8>,
-}
-
-impl Connection {
-    async fn open(address: SocketAddr) -> Result<Self, AnyError> {
-        let stream = TcpStream::connect(address).await?;
-        stream.set_nodelay(true)?;
-        Ok(Self {
-            stream,
-            buffer: Vec::with_capacity(4096),
-        })
-    }
-
-    async fn send(&mut self, path: &str) -> Result<(), AnyError> {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
-        self.stream.write_all(request.as_bytes()).await?;
-        Ok(())
-    }
-
-    /// Reads one response with a `Content-Length`, the only framing the servers under test use
-    /// for these replies.
-    async fn receive(&mut self) -> Result<Reply, AnyError> {
-        let head_end = loop {
-            if let Some(at) = find(&self.buffer, b"\r\n\r\n") {
-                break at + 4;
-            }
-            if self.buffer.len() > MAX_HEAD_BYTES {
-                return Err("response head too large".into());
-            }
-            self.read_more().await?;
-        };
-        let head = std::str::from_utf8(&self.buffer[..head_end])?;
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|code| code.parse::<u16>().ok())
-            .ok_or("no status code")?;
-        let mut body_len = None;
-        let mut cache_status = None;
-        for line in head.split("\r\n").skip(1) {
-            let Some((name, value)) = line.split_once(':') else {
-                continue;
-            };
-            if name.eq_ignore_ascii_case("content-length") {
-                body_len = Some(value.trim().parse::<usize>()?);
-            } else if name.eq_ignore_ascii_case("cache-status") {
-                cache_status = Some(value.trim().to_owned());
-            }
-        }
-        let body_len = body_len.ok_or("no content-length")?;
-        if body_len > MAX_BODY_BYTES {
-            return Err("response body too large".into());
-        }
-        while self.buffer.len() < head_end + body_len {
-            self.read_more().await?;
-        }
-        self.buffer.drain(..head_end + body_len);
-        Ok(Reply {
-            status,
-            body_len,
-            cache_status,
-        })
-    }
-
-    async fn read_more(&mut self) -> Result<(), AnyError> {
-        let mut chunk = [0u8; 8192];
-        let read = self.stream.read(&mut chunk).await?;
-        if read == 0 {
-            return Err("connection closed".into());
-        }
-        self.buffer.extend_from_slice(&chunk[..read]);
-        Ok(())
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack
-        .windows(needle.len())
-        .position(|window| window == needle)
-}
 
 /// Requests every path once over `connections` keep-alive connections.
 async fn fill(address: SocketAddr, paths: Vec<String>, connections: usize) -> Result<(), AnyError> {
@@ -245,10 +148,7 @@ async fn zipf(
             while Instant::now() < until {
                 let draw = draws[next.fetch_add(1, Ordering::Relaxed) % draws.len()];
                 let sent = Instant::now();
-                connection
-                    .stream
-                    .write_all(&requests[draw as usize])
-                    .await?;
+                connection.send_bytes(&requests[draw as usize]).await?;
                 let reply = connection.receive().await?;
                 latencies.push(u32::try_from(sent.elapsed().as_micros()).unwrap_or(u32::MAX));
                 if reply.status != 200 {
