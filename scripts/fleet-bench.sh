@@ -1,129 +1,167 @@
 #!/usr/bin/env bash
-# Upstream calls per key per TTL window for a fleet: N replicas x M consumers, with a shared
-# Redis and without. Each window, M consumers ask for one key at the same moment, spread
-# evenly over the N replicas (examples/gateway_load_client.rs `burst`), through a simulator
-# that takes SIM_LATENCY per request; then the key's freshness runs out and the next window
-# begins. The simulator's request counter, divided by the windows, is the figure: the target
-# is 1 whatever N and M with Redis, and N without it. Counts, not times, so a busy machine
-# changes nothing but the run time.
+# Fleet benchmark (issue 12): upstream calls per key per TTL window for N replicas x M consumers
+# with the shared tier and without it, then the latency and CPU per request of L1 hits, L2 hits
+# and misses. Starts its own redis-server on a free loopback port, then examples/fleet_bench,
+# which starts the simulator and the replicas from the release binaries; then the L1 hit with
+# --redis-url next to the L1 hit without it, through scripts/load-bench.sh's hit scenario. Replicas
+# and Redis run on SERVER_CORE, the tool and the simulator on CLIENT_CORE (shared/benchmarking.md).
+# Prints the tables and writes them to $OUT; everything it starts, it stops on exit.
 #
-#   scripts/fleet-bench.sh                      # N = 1 2 3 5, M = 10 100 1000, 3 windows
-#   REPLICAS="2 5" CONSUMERS=300 WINDOWS=5 scripts/fleet-bench.sh
+#   scripts/fleet-bench.sh                  # every part, about 6 minutes
+#   PARTS=sharing scripts/fleet-bench.sh    # only the upstream-call counts (not timing-sensitive)
 #
-# Settings (environment): REPLICAS ("1 2 3 5"), CONSUMERS ("10 100 1000"), WINDOWS (3),
-# TTL (2s: --ttl-active and --ttl-settled), SIM_LATENCY (200ms), PROFILE (release),
-# REDIS_COMMAND_TIMEOUT (the gateway's default), PORT_BASE (28080), OUT
-# (target/fleet-bench/results.txt). Installs redis-server as scripts/test.sh does.
+# Settings (environment): PARTS ("sharing latency l1"), REPLICAS (1,2,3,5), CONSUMERS
+# (10,100,300), KEYS (5 cold keys per cell), DELAY_MS (200), ROUNDS (5, for latency and l1),
+# REQUESTS (5000 keys per kind and round), CONNS (1), REPLICA_ARGS (more gateway arguments for
+# every replica the tool starts, e.g. "--redis-command-timeout 200ms"), SERVER_CORE (1), CLIENT_CORE (0),
+# MAX_SECONDS (900: the longest the tool may run), OUT (target/fleet-bench/results.txt). Needs
+# redis-server, redis-cli and taskset (and what load-bench.sh needs for l1); as root it installs
+# what is missing with apt-get.
 set -euo pipefail
-cd "$(dirname "${BASH_SOURCE[0]}")/.."
-# shellcheck source=scripts/lib/redis.sh
-source scripts/lib/redis.sh
 
-REPLICAS=${REPLICAS:-"1 2 3 5"}
-CONSUMERS=${CONSUMERS:-"10 100 1000"}
-WINDOWS=${WINDOWS:-3}
-TTL=${TTL:-2s}
-SIM_LATENCY=${SIM_LATENCY:-200ms}
-PROFILE=${PROFILE:-release}
-PORT_BASE=${PORT_BASE:-28080}
-OUT=${OUT:-target/fleet-bench/results.txt}
-REDIS_PORT=$((PORT_BASE - 1))
-SIM_PORT=$((PORT_BASE + 900))
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+PARTS=${PARTS:-"sharing latency l1"}
+REPLICAS=${REPLICAS:-1,2,3,5}
+CONSUMERS=${CONSUMERS:-10,100,300}
+KEYS=${KEYS:-5}
+DELAY_MS=${DELAY_MS:-200}
+ROUNDS=${ROUNDS:-5}
+REQUESTS=${REQUESTS:-5000}
+CONNS=${CONNS:-1}
+REPLICA_ARGS=${REPLICA_ARGS:-}
+SERVER_CORE=${SERVER_CORE:-1}
+CLIENT_CORE=${CLIENT_CORE:-0}
+MAX_SECONDS=${MAX_SECONDS:-900}
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+OUT=${OUT:-$TARGET_DIR/fleet-bench/results.txt}
 
-die() { printf 'fleet-bench: %s\n' "$*" >&2; exit 1; }
-ensure_redis || exit 1
-command -v curl >/dev/null 2>&1 || die "curl is needed (apt-get install -y curl)"
+die() {
+  echo "fleet-bench: $*" >&2
+  exit 1
+}
+has() { command -v "$1" >/dev/null 2>&1; }
+wanted() { [[ " $PARTS " == *" $1 "* ]]; }
+install_with_apt() { # PACKAGE...: as root only; a fresh machine may need the package lists first
+  [[ $(id -u) -eq 0 ]] && has apt-get || return 1
+  echo "fleet-bench: installing $* with apt-get" >&2
+  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
+  timeout 300 apt-get update -qq >/dev/null 2>&1 || true
+  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$@" >/dev/null 2>&1
+}
+has redis-server || install_with_apt redis-server || die "redis-server is missing: apt-get install -y redis-server"
+has redis-cli || install_with_apt redis-tools || die "redis-cli is missing: apt-get install -y redis-tools"
+has taskset || install_with_apt util-linux || die "taskset is missing (util-linux)"
 
+# --- what we start, and stopping it ------------------------------------------------------------
 WORK=$(mktemp -d /tmp/fleet-bench.XXXXXX)
-STARTED=()
-stop() { for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done; for pid in "$@"; do wait "$pid" 2>/dev/null || true; done; }
+REDIS_PID=
+BENCH_PID=
+LOAD_BENCH_PID=
 cleanup() {
   local status=$?
   trap - EXIT INT TERM
-  stop "${STARTED[@]}"
+  [[ -n $BENCH_PID ]] && kill -TERM -- "-$BENCH_PID" 2>/dev/null || true
+  [[ -n $LOAD_BENCH_PID ]] && kill -TERM "$LOAD_BENCH_PID" 2>/dev/null || true
+  [[ -n $REDIS_PID ]] && kill -TERM "$REDIS_PID" 2>/dev/null || true
+  for pid in $REDIS_PID $BENCH_PID $LOAD_BENCH_PID; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  done
+  [[ -n $BENCH_PID ]] && kill -KILL -- "-$BENCH_PID" 2>/dev/null || true
+  [[ -n $REDIS_PID ]] && kill -KILL "$REDIS_PID" 2>/dev/null || true
   rm -rf "$WORK"
   exit "$status"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+trap 'exit 130' INT
+trap 'exit 143' TERM
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-echo "building ($PROFILE)..." >&2
-cargo build -q --profile "$PROFILE" -p alumio-gateway -p alumio-sim --bins
-cargo build -q --profile "$PROFILE" --example gateway_load_client
-TARGET_DIR=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
-BIN="$TARGET_DIR/$([[ $PROFILE == dev ]] && echo debug || echo "$PROFILE")"
+# The packages and the kind of targets of scripts/load-bench.sh's cargo call, so that the features
+# come out the same and both scripts use one gateway binary.
+echo "fleet-bench: building (release)..." >&2
+timeout 1800 cargo build --release -q -p alumio-gateway -p alumio-sim -p alumio-suite \
+  --bin alumio-gateway --bin alumio-sim --example static_bytes_server --example gateway_load_client \
+  --example fleet_bench
 
-wait_for() {
-  for _ in $(seq 1 200); do curl -fs -o /dev/null "$1" && return 0; sleep 0.05; done
-  die "nothing answers $1: $(tail -3 "$WORK"/*.log)"
-}
-
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no --daemonize no \
-  --dir "$WORK" >"$WORK/redis.log" 2>&1 &
-STARTED+=("$!")
-"$BIN/alumio-sim" --listen "127.0.0.1:$SIM_PORT" --latency "$SIM_LATENCY" >"$WORK/sim.log" 2>&1 &
-STARTED+=("$!")
-wait_for "http://127.0.0.1:$SIM_PORT/_sim/stats"
-echo "fleet-bench-token" >"$WORK/alumio-token"
-for _ in $(seq 1 100); do [[ $(redis-cli -p "$REDIS_PORT" PING 2>/dev/null) == PONG ]] && break; sleep 0.05; done
-mapfile -t TASKS < <(grep -o "/api/v1/tasks/[^?']*?space=[a-z0-9-]*" "$WORK/sim.log")
-[[ ${#TASKS[@]} -gt 0 ]] || die "the simulator printed no task"
-sim_requests() { curl -s "http://127.0.0.1:$SIM_PORT/_sim/stats" | sed -n 's/.*"totalRequests":\([0-9]*\).*/\1/p'; }
-
-# run MODE N M KEY: one configuration; prints its row.
-run() {
-  local mode=$1 replicas=$2 consumers=$3 task=$4 pids=() redis_flags=()
-  if [[ $mode == redis ]]; then
-    redis-cli -p "$REDIS_PORT" FLUSHALL >/dev/null
-    redis_flags=(--redis-url "redis://127.0.0.1:$REDIS_PORT")
-    [[ -n ${REDIS_COMMAND_TIMEOUT:-} ]] && redis_flags+=(--redis-command-timeout "$REDIS_COMMAND_TIMEOUT")
-  fi
-  for replica in $(seq 1 "$replicas"); do
-    RUST_LOG=warn "$BIN/alumio-gateway" --listen "127.0.0.1:$((PORT_BASE + replica))" \
-      --upstream "http://127.0.0.1:$SIM_PORT/api/v1" --token-file "$WORK/alumio-token" --allow-anonymous \
-      --ttl-active "$TTL" --ttl-settled "$TTL" --stale-while-revalidate 0s \
-      --max-connections 20000 "${redis_flags[@]}" >>"$WORK/gateway.log" 2>&1 &
-    pids+=("$!")
+# --- Redis on a free loopback port ------------------------------------------------------------
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+for _ in $(seq 20); do
+  port=$((20000 + RANDOM % 20000))
+  listening "$port" && continue
+  taskset -c "$SERVER_CORE" redis-server --bind 127.0.0.1 --port "$port" --save '' --appendonly no \
+    --maxmemory 2gb --maxmemory-policy volatile-lru >"$WORK/redis.log" 2>&1 &
+  REDIS_PID=$!
+  for _ in $(seq 50); do
+    [[ $(redis-cli -p "$port" ping 2>/dev/null) == PONG ]] && break 2
+    kill -0 "$REDIS_PID" 2>/dev/null || break
+    sleep 0.1
   done
-  for replica in $(seq 1 "$replicas"); do
-    local ready="http://127.0.0.1:$((PORT_BASE + replica))/readyz"
-    wait_for "$ready"
-    if [[ $mode == redis ]]; then
-      for _ in $(seq 1 200); do curl -s "$ready" | grep -q '"state":"connected"' && break; sleep 0.05; done
-    fi
-  done
-  local before
-  before=$(sim_requests)
-  for _ in $(seq 1 "$WINDOWS"); do
-    local clients=()
-    for replica in $(seq 1 "$replicas"); do
-      local share=$(( consumers / replicas + (replica <= consumers % replicas ? 1 : 0) ))
-      [[ $share -gt 0 ]] || continue
-      "$BIN/examples/gateway_load_client" burst "127.0.0.1:$((PORT_BASE + replica))" "$task" \
-        "$share" "${SIM_LATENCY%ms}" >>"$WORK/clients.log" 2>&1 &
-      clients+=("$!")
-    done
-    for pid in "${clients[@]}"; do wait "$pid" || die "a burst client failed: $(tail -3 "$WORK/clients.log")"; done
-    sleep "$(awk -v ttl="${TTL%s}" 'BEGIN { print ttl + 0.3 }')"
-  done
-  local calls=$(( $(sim_requests) - before ))
-  stop "${pids[@]}"
-  printf '%-8s %3s %6s %8s %10s\n' "$mode" "$replicas" "$consumers" "$calls" \
-    "$(awk -v c="$calls" -v w="$WINDOWS" 'BEGIN { printf "%.2f", c / w }')"
-}
+  kill "$REDIS_PID" 2>/dev/null || true
+  REDIS_PID=
+done
+[[ -n $REDIS_PID ]] || die "redis-server did not start: $(tail -3 "$WORK/redis.log")"
+REDIS_URL="redis://127.0.0.1:$port"
+redis_commands() { redis-cli -p "$port" info stats | tr -d '\r' | awk -F: '$1 == "total_commands_processed" {print $2}'; }
 
+# --- the tool --------------------------------------------------------------------------------
 mkdir -p "$(dirname "$OUT")"
 {
-  echo "# $(date -u +%FT%TZ) $(git rev-parse --short HEAD) profile=$PROFILE windows=$WINDOWS ttl=$TTL sim-latency=$SIM_LATENCY redis-command-timeout=${REDIS_COMMAND_TIMEOUT:-default}"
-  printf '%-8s %3s %6s %8s %10s\n' mode N M calls per-window
-} | tee "$OUT"
-key=0
-for mode in redis local; do
-  for replicas in $REPLICAS; do
-    for consumers in $CONSUMERS; do
-      # Every run starts cold: its replicas are new processes and Redis was flushed.
-      run "$mode" "$replicas" "$consumers" "${TASKS[$((key % ${#TASKS[@]}))]}" | tee -a "$OUT"
-      key=$((key + 1))
-    done
+  echo "== fleet-bench $(date -u '+%Y-%m-%d %H:%M UTC') at $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+  echo "$(nproc) cores: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "$(redis-server --version | cut -d' ' -f1-3); replicas and Redis on core $SERVER_CORE, tool and simulator on core $CLIENT_CORE"
+  echo "PARTS=\"$PARTS\" REPLICAS=$REPLICAS CONSUMERS=$CONSUMERS KEYS=$KEYS DELAY_MS=$DELAY_MS ROUNDS=$ROUNDS REQUESTS=$REQUESTS CONNS=$CONNS REPLICA_ARGS=\"$REPLICA_ARGS\""
+  echo
+} >"$WORK/tables.txt"
+part=
+if wanted sharing && wanted latency; then part=all; elif wanted sharing; then part=sharing; elif wanted latency; then part=latency; fi
+if [[ -n $part ]]; then
+  # timeout leads a process group of its own (the tool, the simulator, the replicas), which it
+  # stops as a whole after MAX_SECONDS, and so does cleanup.
+  timeout -k 10 "$MAX_SECONDS" taskset -c "$CLIENT_CORE" "$TARGET_DIR/release/examples/fleet_bench" \
+    --gateway "$TARGET_DIR/release/alumio-gateway" --simulator "$TARGET_DIR/release/alumio-sim" \
+    --redis-url "$REDIS_URL" --redis-pid "$REDIS_PID" \
+    --server-core "$SERVER_CORE" --simulator-core "$CLIENT_CORE" --part "$part" \
+    --replicas "$REPLICAS" --consumers "$CONSUMERS" --keys "$KEYS" --delay-ms "$DELAY_MS" \
+    --rounds "$ROUNDS" --requests "$REQUESTS" --connections "$CONNS" \
+    --replica-args "$REPLICA_ARGS" >>"$WORK/tables.txt" &
+  BENCH_PID=$!
+  wait "$BENCH_PID" || die "the fleet benchmark failed (exit $?)"
+  BENCH_PID=
+fi
+
+# --- l1: the L1 hit with --redis-url ("gateway'") next to the L1 hit without it ("gateway") ----
+if wanted l1; then
+  # load-bench.sh listens on fixed ports: never measure somebody else's server on them.
+  for used in 18080 18081 18082 18083 18084 18085; do
+    listening "$used" && die "port $used is in use (another load-bench.sh?): the l1 part needs 18080-18085"
   done
-done
+  redis-cli -p "$port" flushall >/dev/null
+  commands_before=$(redis_commands)
+  echo "fleet-bench: running scripts/load-bench.sh's hit scenario (about 3 minutes)" >&2
+  SCENARIOS=hit ROUNDS=$ROUNDS SERVER_CORE=$SERVER_CORE CLIENT_CORE=$CLIENT_CORE \
+    OUT="$WORK/load-bench.txt" VARIANT_ARGS="--redis-url $REDIS_URL" scripts/load-bench.sh \
+    >/dev/null 2>"$WORK/load-bench.log" &
+  LOAD_BENCH_PID=$!
+  wait "$LOAD_BENCH_PID" || die "load-bench.sh failed: $(tail -3 "$WORK/load-bench.log")"
+  LOAD_BENCH_PID=
+  commands=$(($(redis_commands) - commands_before - 1))
+  # Its per-round lines read "  gateway: rps p50 p99 requests cpu_us errors;...".
+  rounds_of() { grep -m1 "^  $1: " "$WORK/load-bench.txt" | sed "s/^  $1: //" | tr ';' '\n' | sed '/^$/d'; }
+  paste -d' ' <(rounds_of gateway) <(rounds_of "gateway'") |
+    awk '{printf "%.4f %.4f\n", $7 / $1, $11 / $5}' >"$WORK/l1.ratios"
+  median() { sort -g | awk '{v[NR] = $1} END {if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2}'; }
+  {
+    echo "L1 hits with --redis-url (gateway') and without (gateway), from scripts/load-bench.sh:"
+    sed -n '/^single-key hits/,/^per-round files/p' "$WORK/load-bench.txt"
+    grep "^  gateway" "$WORK/load-bench.txt"
+    echo "gateway'/gateway, medians of $(wc -l <"$WORK/l1.ratios") per-round ratios: req/s" \
+      "$(cut -d' ' -f1 "$WORK/l1.ratios" | median), CPU per request $(cut -d' ' -f2 "$WORK/l1.ratios" | median)"
+    echo "Redis commands during the whole load-bench run (warm-up miss included): $commands"
+    echo
+  } >>"$WORK/tables.txt"
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >>"$WORK/tables.txt"
+cp "$WORK/tables.txt" "$OUT"
+cat "$OUT"
+echo "fleet-bench: results written to $OUT" >&2
