@@ -141,7 +141,8 @@ fn redis_cpu(probes: &Probes) -> Option<f64> {
     cpu_seconds(probes.redis_pid?, probes.ticks_per_second).ok()
 }
 
-/// Commands Redis has processed since it started (`INFO stats`), through `redis-cli`.
+/// Commands Redis has processed since it started (`INFO stats`), through `redis-cli`; the
+/// commands a Lua script runs count one by one, as Redis counts them.
 fn redis_commands(url: &str) -> Option<f64> {
     let output = std::process::Command::new("redis-cli")
         .args(["-u", url, "info", "stats"])

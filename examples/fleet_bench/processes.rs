@@ -122,20 +122,10 @@ impl Replica {
         } else {
             r#""state":"disabled""#
         };
-        replica
-            .until_answers(control, "/readyz", ready)
+        until_answers(control, &format!("http://{address}/readyz"), ready)
             .await
             .map_err(|_| replica.process.failed("the replica did not become ready"))?;
         Ok(replica)
-    }
-
-    async fn until_answers(
-        &self,
-        control: &reqwest::Client,
-        path: &str,
-        expected: &str,
-    ) -> Result<(), AnyError> {
-        until_answers(control, &format!("http://{}{path}", self.address), expected).await
     }
 
     /// The sum of the metric samples whose line starts with `name`, such as
