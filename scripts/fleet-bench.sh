@@ -15,8 +15,8 @@
 # REQUESTS (5000 keys per kind and round), CONNS (1), REPLICA_ARGS (more gateway arguments for
 # every replica the tool starts, e.g. "--redis-command-timeout 200ms"), SERVER_CORE (1), CLIENT_CORE (0),
 # MAX_SECONDS (900: the longest the tool may run), OUT (target/fleet-bench/results.txt). Needs
-# redis-server, redis-cli and taskset (and what load-bench.sh needs for l1); as root it installs
-# what is missing with apt-get.
+# redis-server, redis-cli (installed by scripts/lib/redis.sh's ensure_redis when run as root) and
+# taskset, and for l1 what load-bench.sh needs.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,16 +42,10 @@ die() {
 }
 has() { command -v "$1" >/dev/null 2>&1; }
 wanted() { [[ " $PARTS " == *" $1 "* ]]; }
-install_with_apt() { # PACKAGE...: as root only; a fresh machine may need the package lists first
-  [[ $(id -u) -eq 0 ]] && has apt-get || return 1
-  echo "fleet-bench: installing $* with apt-get" >&2
-  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$@" >/dev/null 2>&1 && return 0
-  timeout 300 apt-get update -qq >/dev/null 2>&1 || true
-  DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -qq "$@" >/dev/null 2>&1
-}
-has redis-server || install_with_apt redis-server || die "redis-server is missing: apt-get install -y redis-server"
-has redis-cli || install_with_apt redis-tools || die "redis-cli is missing: apt-get install -y redis-tools"
-has taskset || install_with_apt util-linux || die "taskset is missing (util-linux)"
+# shellcheck source=lib/redis.sh
+source "$ROOT/scripts/lib/redis.sh"
+ensure_redis || exit 1
+has taskset || die "taskset is missing: apt-get install -y util-linux"
 
 # --- what we start, and stopping it ------------------------------------------------------------
 WORK=$(mktemp -d /tmp/fleet-bench.XXXXXX)
