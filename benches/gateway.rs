@@ -164,7 +164,11 @@ fn hit_path(c: &mut Criterion) {
         });
     }
     let key = bench.keys().swap_remove(0).0;
-    let entry = bench.state.cache().get(&key).expect("the warmed entry");
+    let entry = bench
+        .state
+        .cache()
+        .get(&key.key_ref())
+        .expect("the warmed entry");
     let headers = HeaderMap::new();
     group.bench_function("render_only", |b| {
         b.iter(|| render(&entry, CacheOutcome::Hit, true, &Method::GET, &headers));
@@ -232,7 +236,10 @@ fn cache_lookup(c: &mut Criterion) {
     for (key, _) in &keys {
         let body = bench
             .sim
-            .task_body(&space, key.identifier())
+            .task_body(
+                &space,
+                &key.identifier().parse().expect("a valid identifier"),
+            )
             .expect("the task's body");
         let entry = StoredResponse::new(
             StatusCode::OK,
@@ -244,22 +251,27 @@ fn cache_lookup(c: &mut Criterion) {
         cache.insert(key.clone(), Arc::new(entry));
     }
     let (first, _) = &keys[0];
-    assert!(cache.get(first).is_some(), "the entry was stored");
+    assert!(
+        cache.get(&first.key_ref()).is_some(),
+        "the entry was stored"
+    );
     let absent = TaskKey::new(
         "01ABSENTABSENTABSENTABSENT".parse().expect("an identifier"),
         Some(space),
     );
 
     let mut group = c.benchmark_group("cache");
-    group.bench_function("lookup", |b| b.iter(|| cache.get(black_box(first))));
+    group.bench_function("lookup", |b| {
+        b.iter(|| cache.get(black_box(&first.key_ref())))
+    });
     group.bench_function("lookup_absent", |b| {
-        b.iter(|| cache.get(black_box(&absent)));
+        b.iter(|| cache.get(black_box(&absent.key_ref())));
     });
     group.bench_function("lookup_rotating_1000_keys", |b| {
         let mut next = 0usize;
         b.iter(|| {
             next = (next + 1) % keys.len();
-            cache.get(black_box(&keys[next].0))
+            cache.get(black_box(&keys[next].0.key_ref()))
         });
     });
     group.finish();

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use alumio_gateway::access::{AccessPolicy, ConsumerRegistry, SecretDigest};
 use alumio_gateway::entry::CacheOutcome;
 use alumio_gateway::freshness::FreshnessPolicy;
-use alumio_gateway::key::TaskKey;
+use alumio_gateway::key::{KeyRef, TaskKey};
 use alumio_gateway::render::render;
 use alumio_gateway::{AppState, Endpoint, StateSettings, app, endpoint};
 use alumio_sim::{SimConfig, Simulator};
@@ -137,7 +137,10 @@ fn main() -> Result<(), AnyError> {
             get_request,
         ),
         "render" => {
-            let entry = state.cache().get(&key).ok_or("the entry is not cached")?;
+            let entry = state
+                .cache()
+                .get(&key.key_ref())
+                .ok_or("the entry is not cached")?;
             let headers = HeaderMap::new();
             run_renders(n, || {
                 black_box(render(
@@ -150,15 +153,12 @@ fn main() -> Result<(), AnyError> {
             });
         }
         "cache_get" => run_renders(n, || {
-            black_box(state.cache().get(black_box(&key)));
+            black_box(state.cache().get(black_box(&key.key_ref())));
         }),
         "key_parse" => {
             let (path, query) = (uri.path(), uri.query());
             run_renders(n, || {
-                let _ = black_box(TaskKey::from_path_and_query(
-                    black_box(path),
-                    black_box(query),
-                ));
+                let _ = black_box(KeyRef::read(black_box(path), black_box(query)));
             });
         }
         other => return Err(format!("unknown mode {other}").into()),

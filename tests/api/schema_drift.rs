@@ -66,7 +66,11 @@ async fn a_200_with_a_numeric_entity_identifier_is_relayed_byte_for_byte_and_cac
     assert_eq!(second, body.as_bytes());
     assert_eq!(app.upstream_requests().await, 1);
 
-    let stored = app.state.cache().get(&key("php-1")).expect("stored");
+    let stored = app
+        .state
+        .cache()
+        .get(&key("php-1").key_ref())
+        .expect("stored");
     assert_eq!(
         stored.kind(),
         EntryKind::SettledTask,
@@ -92,7 +96,11 @@ async fn a_task_without_a_readable_status_is_kept_for_the_active_ttl() {
         let (status, _, relayed) = get(&app, &format!("/api/v1/tasks/{identifier}")).await;
         assert_eq!(status, 200, "{body}");
         assert_eq!(relayed, body.as_bytes());
-        let stored = app.state.cache().get(&key(identifier)).expect(identifier);
+        let stored = app
+            .state
+            .cache()
+            .get(&key(identifier).key_ref())
+            .expect(identifier);
         assert_eq!(stored.kind(), EntryKind::ActiveTask, "{body}");
         assert_eq!(stored.fresh_for(), ACTIVE, "{body}");
     }
@@ -110,7 +118,10 @@ async fn a_200_that_is_json_but_not_an_object_is_a_502_and_not_stored() {
             let error: Value = response.json().await.unwrap();
             assert_eq!(error["status"], "502");
         }
-        assert!(app.state.cache().get(&key(identifier)).is_none(), "{body}");
+        assert!(
+            app.state.cache().get(&key(identifier).key_ref()).is_none(),
+            "{body}"
+        );
     }
     assert_eq!(
         app.upstream_requests().await,
@@ -359,7 +370,7 @@ proptest! {
         });
         prop_assert_eq!((first.0, first.1.as_str()), (200, "MISS"));
         prop_assert_eq!(&first.2[..], text.as_bytes(), "Alumio's exact bytes");
-        prop_assert!(bench.state.cache().get(&key(&identifier)).is_some(), "stored");
+        prop_assert!(bench.state.cache().get(&key(&identifier).key_ref()).is_some(), "stored");
         prop_assert_eq!((second.0, second.1.as_str()), (200, "HIT"));
         prop_assert_eq!(&second.2[..], text.as_bytes());
         prop_assert_eq!(asked, 1);

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::entry::StoredResponse;
-use crate::key::{PurgeScope, TaskKey};
+use crate::key::{KeyRef, PurgeScope, TaskKey};
 
 mod metrics;
 
@@ -15,7 +15,7 @@ pub use metrics::CacheMetrics;
 /// A store of answers by key. Lookups are synchronous so that a hit never waits.
 pub trait ResponseCache: Send + Sync + 'static {
     /// The stored answer for `key`, fresh or not, if it is still kept.
-    fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>>;
+    fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>>;
     /// Stores `response` under `key`, replacing what was there.
     fn insert(&self, key: TaskKey, response: Arc<StoredResponse>);
     /// Drops every answer `scope` covers; later lookups never see them.
@@ -49,15 +49,19 @@ impl MokaResponseCache {
     pub fn new(max_bytes: u64, keep_unread_for: Duration) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|key: &TaskKey, value: &Arc<StoredResponse>| {
-                let key_len =
-                    key.identifier().as_str().len() + key.space().map_or(0, |s| s.as_str().len());
-                value.weight(key_len)
-            })
+            .weigher(|key: &TaskKey, value: &Arc<StoredResponse>| value.weight(key.heap_bytes()))
             .time_to_idle(keep_unread_for.clamp(MIN_KEEP_UNREAD_FOR, MAX_KEEP_UNREAD_FOR))
             .support_invalidation_closures()
             .build();
         Self { entries }
+    }
+}
+
+// A key read from a request finds the entry stored under the key it names: both hash alike
+// (`key.rs`), and this says when they are equal.
+impl moka::Equivalent<TaskKey> for KeyRef<'_> {
+    fn equivalent(&self, key: &TaskKey) -> bool {
+        self.names(key)
     }
 }
 
@@ -68,7 +72,7 @@ const MIN_KEEP_UNREAD_FOR: Duration = Duration::from_secs(1);
 const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
-    fn get(&self, key: &TaskKey) -> Option<Arc<StoredResponse>> {
+    fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
         self.entries.get(key)
     }
 

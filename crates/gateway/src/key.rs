@@ -1,7 +1,10 @@
 //! `TaskKey`: the validated (identifier, space) pair that names one cached answer and is all a
-//! consumer's request may carry to Alumio.
+//! consumer's request may carry to Alumio, and `KeyRef`, the same name borrowed from a request,
+//! which is how a hit looks its answer up without allocating.
 
+use std::borrow::Cow;
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use alumio_models::{IdentifierKind, ModelError, SpaceIdentifier, TaskIdentifier};
 use percent_encoding::percent_decode_str;
@@ -14,67 +17,196 @@ pub const TASKS_PATH_PREFIX: &str = "/api/v1/tasks/";
 
 /// One cached answer's name. A request without `space` is its own key, distinct from every
 /// space, because Alumio answers it from the API user's default space.
-#[derive(Clone, PartialEq, Eq, Hash)]
+///
+/// The key is one text, `space/identifier`, or `/identifier` without a space: a space is never
+/// empty and never contains `/`, so the first `/` ends it even when the identifier holds one.
+/// One allocation per key matters at a million entries.
+#[derive(Clone, PartialEq, Eq)]
 pub struct TaskKey {
-    identifier: TaskIdentifier,
-    space: Option<SpaceIdentifier>,
+    text: Box<str>,
+}
+
+/// A key as read from a request: its parts borrowed from the request line, unless they had to
+/// be decoded. It hashes as the [`TaskKey`] it names, so the cache can be asked with it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRef<'a> {
+    space: Option<Cow<'a, str>>,
+    identifier: Cow<'a, str>,
 }
 
 impl TaskKey {
     /// A key from identifiers that are already valid.
     pub fn new(identifier: TaskIdentifier, space: Option<SpaceIdentifier>) -> Self {
-        Self { identifier, space }
+        Self::from_parts(
+            space.as_ref().map(SpaceIdentifier::as_str),
+            identifier.as_str(),
+        )
     }
 
-    /// Reads the key from a request's path and query, rejecting anything that is not exactly
-    /// one valid identifier and at most one valid `space`. Other query parameters are ignored:
-    /// they never reach Alumio and never change the key.
+    fn from_parts(space: Option<&str>, identifier: &str) -> Self {
+        let space = space.unwrap_or("");
+        let mut text = String::with_capacity(space.len() + 1 + identifier.len());
+        text.push_str(space);
+        text.push('/');
+        text.push_str(identifier);
+        Self {
+            text: text.into_boxed_str(),
+        }
+    }
+
+    /// Reads the key from a request's path and query (see [`KeyRef::read`]).
     pub fn from_path_and_query(path: &str, query: Option<&str>) -> Result<Self, GatewayError> {
-        let raw_identifier = path
-            .strip_prefix(TASKS_PATH_PREFIX)
-            .ok_or(GatewayError::NotFound)?;
-        // A raw '/' means more than one segment: that is another path, not an identifier.
-        // An encoded "%2F" is part of the identifier and is re-encoded on the way to Alumio.
-        if raw_identifier.contains('/') {
-            return Err(GatewayError::NotFound);
-        }
-        // Most identifiers need no decoding; the path is valid UTF-8 already.
-        let identifier = if raw_identifier.contains('%') {
-            percent_decode_str(raw_identifier)
-                .decode_utf8()
-                .map_err(|_| invalid(IdentifierKind::Task, "is not valid utf-8 once decoded"))?
-        } else {
-            std::borrow::Cow::Borrowed(raw_identifier)
-        };
-        // URL rules (WHATWG, and so every client and server library) remove `.` and `..`
-        // segments however they are encoded, so no request to Alumio can name them.
-        if matches!(&*identifier, "." | "..") {
-            return Err(invalid(IdentifierKind::Task, "cannot be '.' or '..'"));
-        }
-        let identifier = identifier
-            .parse::<TaskIdentifier>()
-            .map_err(GatewayError::from)?;
-        let space = match query {
-            Some(query) => space_from_query(query)?,
-            None => None,
-        };
-        Ok(Self { identifier, space })
+        KeyRef::read(path, query).map(|key| key.to_key())
     }
 
-    /// The task identifier.
-    pub fn identifier(&self) -> &TaskIdentifier {
-        &self.identifier
+    /// The key borrowed.
+    pub fn key_ref(&self) -> KeyRef<'_> {
+        let (space, identifier) = self.split();
+        KeyRef {
+            space: space.map(Cow::Borrowed),
+            identifier: Cow::Borrowed(identifier),
+        }
+    }
+
+    /// The task identifier, as validated.
+    pub fn identifier(&self) -> &str {
+        self.split().1
     }
 
     /// The space, if the request named one.
-    pub fn space(&self) -> Option<&SpaceIdentifier> {
-        self.space.as_ref()
+    pub fn space(&self) -> Option<&str> {
+        self.split().0
     }
 
     /// The space as text for logs and metrics, `-` when the request named none.
     pub fn space_label(&self) -> &str {
-        self.space.as_ref().map_or("-", SpaceIdentifier::as_str)
+        self.space().unwrap_or("-")
     }
+
+    /// The identifiers as the models type them, to ask Alumio with.
+    pub fn identifiers(&self) -> Result<(TaskIdentifier, Option<SpaceIdentifier>), ModelError> {
+        let identifier = self.identifier().parse()?;
+        let space = self.space().map(str::parse).transpose()?;
+        Ok((identifier, space))
+    }
+
+    /// The bytes the key costs beyond its own struct.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.len()
+    }
+
+    fn split(&self) -> (Option<&str>, &str) {
+        // Every key text has the separator, and spaces are short: a byte scan finds it sooner
+        // than a general search.
+        let at = self.text.bytes().position(|b| b == b'/').unwrap_or(0);
+        let (space, identifier) = (
+            self.text.get(..at).unwrap_or(""),
+            self.text.get(at + 1..).unwrap_or(""),
+        );
+        (Some(space).filter(|space| !space.is_empty()), identifier)
+    }
+}
+
+/// The one hash of a key, whichever form it is in.
+fn hash_parts<H: Hasher>(space: Option<&str>, identifier: &str, state: &mut H) {
+    state.write(space.unwrap_or("").as_bytes());
+    state.write_u8(b'/');
+    state.write(identifier.as_bytes());
+}
+
+impl Hash for TaskKey {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        let (space, identifier) = self.split();
+        hash_parts(space, identifier, state);
+    }
+}
+
+impl Hash for KeyRef<'_> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        hash_parts(self.space(), self.identifier(), state);
+    }
+}
+
+impl<'a> KeyRef<'a> {
+    /// Reads the key from a request's path and query, rejecting anything that is not exactly
+    /// one valid identifier and at most one valid `space`. Other query parameters are ignored:
+    /// they never reach Alumio and never change the key. Only escaped spellings allocate, to
+    /// decode.
+    pub fn read(path: &'a str, query: Option<&'a str>) -> Result<Self, GatewayError> {
+        let identifier = identifier_from_path(path)?;
+        let space = match query {
+            Some(query) => space_from_query(query)?,
+            None => None,
+        };
+        Ok(Self { space, identifier })
+    }
+
+    /// The task identifier, as validated.
+    pub fn identifier(&self) -> &str {
+        &self.identifier
+    }
+
+    /// The space, if the request named one.
+    pub fn space(&self) -> Option<&str> {
+        self.space.as_deref()
+    }
+
+    /// The space as the models type it. The text was validated when the key was read, so
+    /// this only copies it.
+    pub fn space_identifier(&self) -> Option<SpaceIdentifier> {
+        self.space().and_then(|space| space.parse().ok())
+    }
+
+    /// Whether this names `key`. It runs on every hit, so it compares the key's text piece by
+    /// piece rather than splitting it: as neither space has a `/`, a `/` right after ours is
+    /// the key's first, so the spaces are equal when the text starts with ours and that `/`.
+    pub fn names(&self, key: &TaskKey) -> bool {
+        let text = key.text.as_bytes();
+        let space = self.space().unwrap_or("").as_bytes();
+        let identifier = self.identifier.as_bytes();
+        text.len() == space.len() + 1 + identifier.len()
+            && text.get(..space.len()) == Some(space)
+            && text.get(space.len()) == Some(&b'/')
+            && text.get(space.len() + 1..) == Some(identifier)
+    }
+
+    /// The key, owned.
+    pub fn to_key(&self) -> TaskKey {
+        TaskKey::from_parts(self.space(), self.identifier())
+    }
+}
+
+/// The identifier of a task path, decoded and validated.
+fn identifier_from_path(path: &str) -> Result<Cow<'_, str>, GatewayError> {
+    let raw_identifier = path
+        .strip_prefix(TASKS_PATH_PREFIX)
+        .ok_or(GatewayError::NotFound)?;
+    // A raw '/' means more than one segment: that is another path, not an identifier.
+    // An encoded "%2F" is part of the identifier and is re-encoded on the way to Alumio.
+    // One pass over the bytes answers both questions; this runs on every hit.
+    let mut escaped = false;
+    for byte in raw_identifier.bytes() {
+        match byte {
+            b'/' => return Err(GatewayError::NotFound),
+            b'%' => escaped = true,
+            _ => {}
+        }
+    }
+    // Most identifiers need no decoding; the path is valid UTF-8 already.
+    let identifier = if escaped {
+        percent_decode_str(raw_identifier)
+            .decode_utf8()
+            .map_err(|_| invalid(IdentifierKind::Task, "is not valid utf-8 once decoded"))?
+    } else {
+        Cow::Borrowed(raw_identifier)
+    };
+    // URL rules (WHATWG, and so every client and server library) remove `.` and `..`
+    // segments however they are encoded, so no request to Alumio can name them.
+    if matches!(&*identifier, "." | "..") {
+        return Err(invalid(IdentifierKind::Task, "cannot be '.' or '..'"));
+    }
+    TaskIdentifier::validate(&identifier)?;
+    Ok(identifier)
 }
 
 /// Which cached answers a purge drops.
@@ -95,7 +227,7 @@ impl PurgeScope {
     pub fn covers(&self, key: &TaskKey) -> bool {
         match self {
             Self::Task(task) => task == key,
-            Self::Space(space) => key.space() == Some(space),
+            Self::Space(space) => key.space() == Some(space.as_str()),
             Self::WithoutSpace => key.space().is_none(),
             Self::All => true,
         }
@@ -150,11 +282,17 @@ impl MetricLabel for PurgeKind {
 
 impl fmt::Debug for TaskKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&self.key_ref(), f)
+    }
+}
+
+impl fmt::Debug for KeyRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
             "TaskKey({:?}, space={})",
-            self.identifier.as_str(),
-            self.space_label()
+            self.identifier(),
+            self.space().unwrap_or("-")
         )
     }
 }
@@ -166,10 +304,10 @@ fn invalid(kind: IdentifierKind, what: &str) -> GatewayError {
     }
 }
 
-fn space_from_query(query: &str) -> Result<Option<SpaceIdentifier>, GatewayError> {
+fn space_from_query(query: &str) -> Result<Option<Cow<'_, str>>, GatewayError> {
     // Without escapes, a pair is its own decoding, so the general parser is needed only when
     // '%' or '+' appear.
-    if !query.contains(['%', '+']) {
+    if !query.bytes().any(|b| b == b'%' || b == b'+') {
         return space_from_pairs(
             query
                 .split('&')
@@ -182,8 +320,8 @@ fn space_from_query(query: &str) -> Result<Option<SpaceIdentifier>, GatewayError
 }
 
 fn space_from_pairs<'a>(
-    pairs: impl Iterator<Item = (std::borrow::Cow<'a, str>, std::borrow::Cow<'a, str>)>,
-) -> Result<Option<SpaceIdentifier>, GatewayError> {
+    pairs: impl Iterator<Item = (Cow<'a, str>, Cow<'a, str>)>,
+) -> Result<Option<Cow<'a, str>>, GatewayError> {
     let mut space = None;
     for (name, value) in pairs {
         if name != "space" {
@@ -192,11 +330,8 @@ fn space_from_pairs<'a>(
         if space.is_some() {
             return Err(invalid(IdentifierKind::Space, "is given more than once"));
         }
-        space = Some(
-            value
-                .parse::<SpaceIdentifier>()
-                .map_err(GatewayError::from)?,
-        );
+        SpaceIdentifier::validate(&value)?;
+        space = Some(value);
     }
     Ok(space)
 }

@@ -56,8 +56,18 @@ impl TaskIdentifier {
     /// Checks `value` against the task identifier rules without allocating.
     pub fn validate(value: &str) -> Result<(), ModelError> {
         check_length(IdentifierKind::Task, value)?;
-        match value.char_indices().find(|(_, c)| c.is_control()) {
-            Some((position, _)) => Err(ModelError::ControlCharacter {
+        // Identifiers are almost always ASCII, checked a byte at a time; other text a char at
+        // a time, for the control characters beyond ASCII (U+0080 to U+009F).
+        let found = if value.is_ascii() {
+            value.bytes().position(|b| b.is_ascii_control())
+        } else {
+            value
+                .char_indices()
+                .find(|(_, c)| c.is_control())
+                .map(|(position, _)| position)
+        };
+        match found {
+            Some(position) => Err(ModelError::ControlCharacter {
                 kind: IdentifierKind::Task,
                 position,
             }),
@@ -75,11 +85,16 @@ impl SpaceIdentifier {
     /// Checks `value` against `^[a-z0-9-]+$` and the length limit without allocating.
     pub fn validate(value: &str) -> Result<(), ModelError> {
         check_length(IdentifierKind::Space, value)?;
-        let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
-        match value.char_indices().find(|&(_, c)| !allowed(c)) {
-            Some((position, character)) => Err(ModelError::InvalidSpaceCharacter {
+        let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+        // Every allowed character is one byte, so the first byte refused starts the first
+        // character refused.
+        match value.bytes().position(|b| !allowed(b)) {
+            Some(position) => Err(ModelError::InvalidSpaceCharacter {
                 kind: IdentifierKind::Space,
-                character,
+                character: value
+                    .get(position..)
+                    .and_then(|rest| rest.chars().next())
+                    .unwrap_or(char::REPLACEMENT_CHARACTER),
                 position,
             }),
             None => Ok(()),
@@ -122,6 +137,14 @@ macro_rules! identifier_conversions {
 
         impl AsRef<str> for $ty {
             fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        // Hash, Eq and Ord are the text's own, so sets and maps of identifiers can be asked
+        // with a `&str`.
+        impl std::borrow::Borrow<str> for $ty {
+            fn borrow(&self) -> &str {
                 &self.0
             }
         }

@@ -74,7 +74,7 @@ impl Consumer {
     }
 
     /// Whether it may read tasks in `space`, or without a space when `None`.
-    pub fn may_read(&self, space: Option<&SpaceIdentifier>) -> bool {
+    pub fn may_read(&self, space: Option<&str>) -> bool {
         match (space, &self.spaces) {
             (None, _) => self.allow_without_space,
             (Some(_), SpaceRule::Any) => true,

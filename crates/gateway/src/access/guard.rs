@@ -11,7 +11,7 @@ use http::HeaderMap;
 use super::audit::{AUDIT_TARGET, AuditConsumer, AuditTag};
 use super::metrics::AccessMetrics;
 use super::{AccessPolicy, Admitted, Denial};
-use crate::key::TaskKey;
+use crate::key::KeyRef;
 
 /// A caller let through the first check, and what its audit line will say.
 #[derive(Clone)]
@@ -70,11 +70,11 @@ pub(crate) fn admit(policy: &AccessPolicy, headers: &HeaderMap) -> Result<Admiss
 
 impl Admission {
     /// Whether the caller may read `key`.
-    pub(crate) fn authorize(&self, key: &TaskKey) -> Result<(), Refusal> {
+    pub(crate) fn authorize(&self, key: &KeyRef<'_>) -> Result<(), Refusal> {
         self.admitted.authorize(key).map_err(|denial| Refusal {
             denial,
             consumer: audit_consumer(&self.admitted),
-            space: key.space().cloned(),
+            space: key.space_identifier(),
         })
     }
 
@@ -84,11 +84,11 @@ impl Admission {
     }
 
     /// Tags `response` for the audit line when allowed requests are audited.
-    pub(crate) fn tag<B>(&self, response: &mut http::Response<B>, key: Option<&TaskKey>) {
+    pub(crate) fn tag<B>(&self, response: &mut http::Response<B>, key: Option<&KeyRef<'_>>) {
         if self.audited {
             response.extensions_mut().insert(AuditTag {
                 consumer: audit_consumer(&self.admitted),
-                space: key.and_then(TaskKey::space).cloned(),
+                space: key.and_then(KeyRef::space_identifier),
                 denied: None,
             });
         }

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use http::HeaderMap;
 
-use crate::key::TaskKey;
+use crate::key::KeyRef;
 
 pub(crate) use audit::log_request;
 pub use consumers::{Consumer, Consumers, MAX_CONSUMERS, SpaceRule};
@@ -101,10 +101,10 @@ impl Admitted {
     }
 
     /// Whether the caller may read `key`: its space must be one the consumer may read.
-    pub fn authorize(&self, key: &TaskKey) -> Result<(), Denial> {
+    pub fn authorize(&self, key: &KeyRef<'_>) -> Result<(), Denial> {
         match self {
             Self::Consumer(consumer) if !consumer.may_read(key.space()) => {
-                Err(Denial::Space(key.space().cloned()))
+                Err(Denial::Space(key.space_identifier()))
             }
             _ => Ok(()),
         }

@@ -251,7 +251,7 @@ impl Fetcher {
         let mut flights = self.lock();
         // A leader stores its answer before it leaves the map, so looking again under the lock
         // closes the window between the caller's miss and this point.
-        if let Some(response) = self.cache.get(key).filter(|r| r.is_fresh(now)) {
+        if let Some(response) = self.cache.get(&key.key_ref()).filter(|r| r.is_fresh(now)) {
             let fetched = Fetched {
                 response,
                 stored: true,
@@ -355,10 +355,11 @@ impl Fetcher {
                 });
             }
         };
+        let (identifier, space) = key.identifiers()?;
         let started = Instant::now();
         let reply = self
             .upstream
-            .get_task_raw(key.identifier(), key.space())
+            .get_task_raw(&identifier, space.as_ref())
             .await;
         self.metrics
             .record_upstream(reply.as_ref().ok().map(|r| r.status), started.elapsed());

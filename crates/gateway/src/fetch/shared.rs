@@ -81,7 +81,7 @@ impl Fetcher {
             if lead.detached.load(Ordering::Acquire) {
                 return;
             }
-            if self.cache.get(&lead.key).is_none() {
+            if self.cache.get(&lead.key.key_ref()).is_none() {
                 self.cache.insert(lead.key.clone(), Arc::clone(&stale));
             }
         }

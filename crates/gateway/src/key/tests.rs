@@ -16,8 +16,8 @@ fn rejected_parameter(result: Result<TaskKey, GatewayError>) -> &'static str {
 #[test]
 fn a_plain_identifier_and_space_make_a_key() {
     let key = key("/api/v1/tasks/01J0ABC", Some("space=acme-prod")).unwrap();
-    assert_eq!(key.identifier().as_str(), "01J0ABC");
-    assert_eq!(key.space().unwrap().as_str(), "acme-prod");
+    assert_eq!(key.identifier(), "01J0ABC");
+    assert_eq!(key.space().unwrap(), "acme-prod");
 }
 
 #[test]
@@ -39,7 +39,7 @@ fn other_query_parameters_do_not_change_the_key() {
 #[test]
 fn encoded_characters_are_decoded_into_the_identifier() {
     let key = key("/api/v1/tasks/a%2Fb%20c%3F", None).unwrap();
-    assert_eq!(key.identifier().as_str(), "a/b c?");
+    assert_eq!(key.identifier(), "a/b c?");
 }
 
 #[test]
@@ -119,4 +119,120 @@ fn escaped_and_plain_spellings_make_the_same_key() {
             ..
         })
     ));
+}
+
+#[test]
+fn a_key_read_from_a_request_names_and_hashes_as_the_owned_key() {
+    let hash = |key: &dyn Fn(&mut std::hash::DefaultHasher)| {
+        let mut hasher = std::hash::DefaultHasher::new();
+        key(&mut hasher);
+        std::hash::Hasher::finish(&hasher)
+    };
+    use std::hash::Hash as _;
+    for (path, query, identifier, space) in [
+        (
+            "/api/v1/tasks/a%2Fb",
+            Some("space=acme"),
+            "a/b",
+            Some("acme"),
+        ),
+        (
+            "/api/v1/tasks/t-1",
+            Some("x=1&space=acme"),
+            "t-1",
+            Some("acme"),
+        ),
+        ("/api/v1/tasks/t-1", None, "t-1", None),
+    ] {
+        let read = KeyRef::read(path, query).unwrap();
+        let owned = TaskKey::new(
+            identifier.parse().unwrap(),
+            space.map(|space| space.parse().unwrap()),
+        );
+        assert!(read.names(&owned), "{path}");
+        assert_eq!(read.to_key(), owned);
+        assert_eq!(owned.key_ref(), read);
+        // The cache is asked with the borrowed form, so it must hash as the owned key.
+        assert_eq!(hash(&|h| read.hash(h)), hash(&|h| owned.hash(h)), "{path}");
+    }
+    let other = TaskKey::from_path_and_query("/api/v1/tasks/t-1", Some("space=acmf")).unwrap();
+    assert!(
+        !KeyRef::read("/api/v1/tasks/t-1", Some("space=acme"))
+            .unwrap()
+            .names(&other)
+    );
+}
+
+#[test]
+fn a_slash_in_the_identifier_never_moves_the_space_boundary() {
+    let with_space = key("/api/v1/tasks/x%2Fy", Some("space=a")).unwrap();
+    assert_eq!(with_space.space(), Some("a"));
+    assert_eq!(with_space.identifier(), "x/y");
+    let without = key("/api/v1/tasks/a%2Fx%2Fy", None).unwrap();
+    assert_eq!(without.space(), None);
+    assert_eq!(without.identifier(), "a/x/y");
+    assert_ne!(
+        with_space, without,
+        "space 'a' + 'x/y' is not no space + 'a/x/y'"
+    );
+}
+
+#[test]
+fn the_longest_identifier_and_space_make_a_key() {
+    let identifier = "i".repeat(alumio_models::MAX_IDENTIFIER_LEN);
+    let space = "s".repeat(alumio_models::MAX_IDENTIFIER_LEN);
+    let key = key(
+        &format!("/api/v1/tasks/{identifier}"),
+        Some(&format!("space={space}")),
+    )
+    .unwrap();
+    assert_eq!(key.identifier(), identifier);
+    assert_eq!(key.space(), Some(space.as_str()));
+}
+
+mod any_key {
+    use std::hash::{BuildHasher, RandomState};
+
+    use percent_encoding::{NON_ALPHANUMERIC, utf8_percent_encode};
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn identifier() -> impl Strategy<Value = String> {
+        // Any text without control characters, '/' and '%' included; '.' and '..' are refused.
+        "[^\\p{Cc}]{1,40}".prop_filter("a dot segment", |id| id != "." && id != "..")
+    }
+
+    fn space() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("[a-z0-9-]{1,20}")
+    }
+
+    fn read(identifier: &str, space: Option<&str>) -> TaskKey {
+        let path = format!("/api/v1/tasks/{}", utf8_percent_encode(identifier, NON_ALPHANUMERIC));
+        let query = space.map(|space| format!("space={space}"));
+        TaskKey::from_path_and_query(&path, query.as_deref()).unwrap()
+    }
+
+    proptest! {
+        /// The borrowed form a hit looks up with finds exactly the key it names.
+        #[test]
+        fn a_read_key_names_and_hashes_as_its_owned_key_and_no_other(
+            (id_a, space_a) in (identifier(), space()),
+            (id_b, space_b) in (identifier(), space()),
+        ) {
+            let a = read(&id_a, space_a.as_deref());
+            prop_assert_eq!(a.identifier(), id_a.as_str());
+            prop_assert_eq!(a.space(), space_a.as_deref());
+            let path = format!("/api/v1/tasks/{}", utf8_percent_encode(&id_a, NON_ALPHANUMERIC));
+            let query = space_a.as_ref().map(|space| format!("space={space}"));
+            let borrowed = KeyRef::read(&path, query.as_deref()).unwrap();
+            let hasher = RandomState::new();
+            prop_assert!(borrowed.names(&a));
+            prop_assert_eq!(hasher.hash_one(&borrowed), hasher.hash_one(&a));
+            let b = read(&id_b, space_b.as_deref());
+            let same = id_a == id_b && space_a == space_b;
+            prop_assert_eq!(borrowed.names(&b), same);
+            prop_assert_eq!(a == b, same);
+        }
+    }
 }

@@ -24,10 +24,10 @@ use http_body::{Body, Frame, SizeHint};
 use tower::Service as _;
 
 use super::request_id::{consumers_request_id, new_request_id};
-use super::tasks::{AccessDecided, is_task_path};
+use super::tasks::AccessDecided;
 use crate::access::{self, Admission, log_request};
 use crate::entry::CacheOutcome;
-use crate::key::TaskKey;
+use crate::key::KeyRef;
 use crate::render::{RenderRequest, render_at};
 use crate::state::AppState;
 
@@ -60,17 +60,25 @@ impl Endpoint {
             return Answer::Route(request);
         };
         let method = request.method();
-        if !(method == Method::GET || method == Method::HEAD) || !is_task_path(request.uri().path())
-        {
+        if !(method == Method::GET || method == Method::HEAD) {
             return Answer::Route(request);
         }
+        // A path that is no valid key is the router's to answer, access decision included:
+        // the key is read first here only because reading it is what tells a task path.
+        let uri = request.uri();
+        let Ok(key) = KeyRef::read(uri.path(), uri.query()) else {
+            return Answer::Route(request);
+        };
         let admission = match access::admit(state.access(), request.headers()) {
             Ok(admission) => admission,
             Err(refusal) => return Answer::Route(hand_on(request, Err(refusal))),
         };
-        match fresh_hit(state, &admission, &request) {
+        match fresh_hit(state, &admission, &request, &key) {
             Some(response) => Answer::Hit(response),
-            None => Answer::Route(hand_on(request, Ok(admission))),
+            None => {
+                drop(key);
+                Answer::Route(hand_on(request, Ok(admission)))
+            }
         }
     }
 }
@@ -100,12 +108,11 @@ fn fresh_hit<B>(
     state: &AppState,
     admission: &Admission,
     request: &Request<B>,
+    key: &KeyRef<'_>,
 ) -> Option<Response<HitBody>> {
-    let uri = request.uri();
-    let key = TaskKey::from_path_and_query(uri.path(), uri.query()).ok()?;
-    admission.authorize(&key).ok()?;
+    admission.authorize(key).ok()?;
     let now = Instant::now();
-    let entry = state.cache().get(&key)?;
+    let entry = state.cache().get(key)?;
     if !entry.is_fresh(now) {
         return None;
     }
@@ -120,11 +127,11 @@ fn fresh_hit<B>(
     let mut response =
         render_at(now, &entry, CacheOutcome::Hit, true, &rendering).map(HitBody::Bytes);
     if admission.is_audited() {
-        admission.tag(&mut response, Some(&key));
+        admission.tag(&mut response, Some(key));
         log_request(
             &id,
             request.method(),
-            uri.path(),
+            request.uri().path(),
             &mut response,
             now.elapsed(),
         );

@@ -63,11 +63,11 @@ async fn get_task(State(state): State<AppState>, request: Request) -> Response {
             return response;
         }
     };
-    if let Err(refusal) = admission.authorize(&key) {
+    if let Err(refusal) = admission.authorize(&key.key_ref()) {
         return refusal.into_response(&state.metrics().access);
     }
     let mut response = serve(&state, &key, &parts.method, &parts.headers).await;
-    admission.tag(&mut response, Some(&key));
+    admission.tag(&mut response, Some(&key.key_ref()));
     response
 }
 
@@ -75,7 +75,7 @@ async fn get_task(State(state): State<AppState>, request: Request) -> Response {
 /// good copy when Alumio fails.
 async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &HeaderMap) -> Response {
     let now = Instant::now();
-    let cached = state.cache().get(key);
+    let cached = state.cache().get(&key.key_ref());
     if let Some(entry) = &cached
         && entry.is_fresh(now)
     {
@@ -107,7 +107,7 @@ async fn serve(state: &AppState, key: &TaskKey, method: &Method, headers: &Heade
     // The fetch may have brought a stale copy from the shared tier into L1.
     let last_good = || {
         cached
-            .or_else(|| state.cache().get(key))
+            .or_else(|| state.cache().get(&key.key_ref()))
             .filter(|entry| entry.stale_for(now) <= state.stale_if_error())
     };
     if let Some(stale) = allows_stale(&result).then(last_good).flatten() {

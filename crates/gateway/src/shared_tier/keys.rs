@@ -27,7 +27,7 @@ pub struct Generations {
 
 impl Generations {
     /// The generation of `space` (or of requests without one).
-    pub fn of(&self, space: Option<&SpaceIdentifier>) -> u64 {
+    pub fn of(&self, space: Option<&str>) -> u64 {
         match space {
             Some(space) => self.spaces.get(space).copied().unwrap_or(0),
             None => self.without_space,
@@ -113,11 +113,11 @@ fn task_digest(key: &TaskKey, generations: &Generations) -> String {
     field(DERIVATION);
     field(&generations.all.to_be_bytes());
     field(&generations.of(key.space()).to_be_bytes());
-    field(key.identifier().as_str().as_bytes());
+    field(key.identifier().as_bytes());
     match key.space() {
         Some(space) => {
             field(b"space");
-            field(space.as_str().as_bytes());
+            field(space.as_bytes());
         }
         None => field(b"no-space"),
     }

@@ -107,10 +107,8 @@ impl SharedTier {
             PurgeScope::Task(key) => (
                 "task",
                 String::new(),
-                key.space()
-                    .map(|s| s.as_str().to_owned())
-                    .unwrap_or_default(),
-                key.identifier().as_str().to_owned(),
+                key.space().unwrap_or_default().to_owned(),
+                key.identifier().to_owned(),
             ),
         };
         let keys = &self.inner.keys;
@@ -475,7 +473,7 @@ mod tests {
         let PurgeScope::Task(key) = &entries[1].scope else {
             panic!("a task purge");
         };
-        assert_eq!(key.identifier().as_str(), "t-1");
+        assert_eq!(key.identifier(), "t-1");
         assert!(key.space().is_none());
     }
 
@@ -490,7 +488,7 @@ mod tests {
         let generations = generations_from(&fields);
         assert_eq!(generations.all, 3);
         assert_eq!(generations.without_space, 2);
-        assert_eq!(generations.of(Some(&"acme".parse().unwrap())), 5);
+        assert_eq!(generations.of(Some("acme")), 5);
         assert_eq!(generations.spaces.len(), 1);
     }
 }

@@ -12,6 +12,7 @@ use secrecy::SecretString;
 
 use super::*;
 use crate::entry::{EntryKind, StoredResponse};
+use crate::key::TaskKey;
 use crate::render::REQUEST_ID;
 use crate::state::StateSettings;
 
