@@ -9,8 +9,10 @@ use crate::entry::StoredResponse;
 use crate::key::{KeyRef, PurgeScope, TaskKey};
 
 mod metrics;
+mod scoped_purges;
 
 pub use metrics::CacheMetrics;
+use scoped_purges::ScopedPurges;
 
 /// A store of answers by key. Lookups are synchronous so that a hit never waits.
 pub trait ResponseCache: Send + Sync + 'static {
@@ -39,9 +41,19 @@ pub struct CacheUsage {
 /// of no more use).
 ///
 /// Per-entry expiry in moka itself would cost each of a million entries a timer-wheel node
-/// (48 bytes); idle expiry rides on the access-order list every entry has anyway.
+/// (48 bytes); idle expiry rides on the access-order list every entry has anyway. Purges by
+/// space are checked on lookup (`scoped_purges.rs`) rather than handed to moka as closures,
+/// which would cost every entry a write-order node (32 bytes).
 pub struct MokaResponseCache {
-    entries: moka::sync::Cache<TaskKey, Arc<StoredResponse>>,
+    entries: moka::sync::Cache<TaskKey, Stamped>,
+    scoped_purges: ScopedPurges,
+}
+
+/// An entry with the scoped-purge count it was stored at.
+#[derive(Clone)]
+struct Stamped {
+    response: Arc<StoredResponse>,
+    scoped_purges: u64,
 }
 
 impl MokaResponseCache {
@@ -49,11 +61,13 @@ impl MokaResponseCache {
     pub fn new(max_bytes: u64, keep_unread_for: Duration) -> Self {
         let entries = moka::sync::Cache::builder()
             .max_capacity(max_bytes)
-            .weigher(|key: &TaskKey, value: &Arc<StoredResponse>| value.weight(key.heap_bytes()))
+            .weigher(|key: &TaskKey, value: &Stamped| value.response.weight(key.heap_bytes()))
             .time_to_idle(keep_unread_for.clamp(MIN_KEEP_UNREAD_FOR, MAX_KEEP_UNREAD_FOR))
-            .support_invalidation_closures()
             .build();
-        Self { entries }
+        Self {
+            entries,
+            scoped_purges: ScopedPurges::new(),
+        }
     }
 }
 
@@ -73,11 +87,19 @@ const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
     fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
-        self.entries.get(key)
+        let stamped = self.entries.get(key)?;
+        (!self.scoped_purges.purged(stamped.scoped_purges, key)).then_some(stamped.response)
     }
 
     fn insert(&self, key: TaskKey, response: Arc<StoredResponse>) {
-        self.entries.insert(key, response);
+        let scoped_purges = self.scoped_purges.stamp();
+        self.entries.insert(
+            key,
+            Stamped {
+                response,
+                scoped_purges,
+            },
+        );
     }
 
     fn purge(&self, scope: &PurgeScope) {
@@ -85,15 +107,7 @@ impl ResponseCache for MokaResponseCache {
             PurgeScope::Task(key) => self.entries.invalidate(key),
             PurgeScope::All => self.entries.invalidate_all(),
             PurgeScope::Space(_) | PurgeScope::WithoutSpace => {
-                let scope = scope.clone();
-                // Fails only when closures are not supported, which the builder enables.
-                if let Err(error) = self
-                    .entries
-                    .invalidate_entries_if(move |key, _| scope.covers(key))
-                {
-                    tracing::error!(%error, "purging by predicate failed; purging everything");
-                    self.entries.invalidate_all();
-                }
+                self.scoped_purges.record(scope.clone());
             }
         }
     }

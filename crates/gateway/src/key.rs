@@ -224,9 +224,9 @@ pub enum PurgeScope {
 
 impl PurgeScope {
     /// Whether the purge drops `key`.
-    pub fn covers(&self, key: &TaskKey) -> bool {
+    pub fn covers(&self, key: &KeyRef<'_>) -> bool {
         match self {
-            Self::Task(task) => task == key,
+            Self::Task(task) => key.names(task),
             Self::Space(space) => key.space() == Some(space.as_str()),
             Self::WithoutSpace => key.space().is_none(),
             Self::All => true,

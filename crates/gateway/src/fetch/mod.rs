@@ -214,7 +214,7 @@ impl Fetcher {
         // Under the flights lock no leader can store between the purge and the detaching.
         let mut flights = self.lock();
         flights.retain(|key, flight| {
-            let covered = scope.covers(key);
+            let covered = scope.covers(&key.key_ref());
             if covered {
                 flight.detached.store(true, Ordering::Release);
             }
@@ -222,7 +222,8 @@ impl Fetcher {
         });
         self.cache.purge(scope);
         let scope = scope.clone();
-        self.backoff.clear_matching(move |key| scope.covers(key));
+        self.backoff
+            .clear_matching(move |key| scope.covers(&key.key_ref()));
     }
 
     /// How many keys have a fetch under way.

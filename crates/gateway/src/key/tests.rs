@@ -208,7 +208,10 @@ mod any_key {
     }
 
     fn read(identifier: &str, space: Option<&str>) -> TaskKey {
-        let path = format!("/api/v1/tasks/{}", utf8_percent_encode(identifier, NON_ALPHANUMERIC));
+        let path = format!(
+            "/api/v1/tasks/{}",
+            utf8_percent_encode(identifier, NON_ALPHANUMERIC)
+        );
         let query = space.map(|space| format!("space={space}"));
         TaskKey::from_path_and_query(&path, query.as_deref()).unwrap()
     }

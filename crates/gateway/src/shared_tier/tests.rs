@@ -307,7 +307,7 @@ async fn purges_reach_the_other_replica_within_a_second() {
         let lookup = two.lookup(&key).await;
         assert_eq!(
             matches!(lookup, Lookup::Fresh(_)),
-            !scope.covers(&key),
+            !scope.covers(&key.key_ref()),
             "{scope:?} left {lookup:?}"
         );
         if let Lookup::Won { lease, .. } = lookup {
