@@ -262,7 +262,7 @@ fn cache_lookup(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("cache");
     group.bench_function("lookup", |b| {
-        b.iter(|| cache.get(black_box(&first.key_ref())))
+        b.iter(|| cache.get(black_box(&first.key_ref())));
     });
     group.bench_function("lookup_absent", |b| {
         b.iter(|| cache.get(black_box(&absent.key_ref())));
