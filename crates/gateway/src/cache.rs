@@ -3,11 +3,13 @@
 //! its lookups await Redis, so it sits behind the fetcher, never on the synchronous hit path.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use crate::entry::StoredResponse;
 use crate::key::{KeyRef, PurgeScope, TaskKey};
 
+mod hot_entries;
 mod metrics;
 mod scoped_purges;
 
@@ -43,11 +45,19 @@ pub struct CacheUsage {
 /// Per-entry expiry in moka itself would cost each of a million entries a timer-wheel node
 /// (48 bytes); idle expiry rides on the access-order list every entry has anyway. Purges by
 /// space are checked on lookup (`scoped_purges.rs`) rather than handed to moka as closures,
-/// which would cost every entry a write-order node (32 bytes).
+/// which would cost every entry a write-order node (32 bytes). Each thread answers its most
+/// read entries from a small table of its own while nothing in the cache changes
+/// (`hot_entries.rs`).
 pub struct MokaResponseCache {
     entries: moka::sync::Cache<TaskKey, Stamped>,
     scoped_purges: ScopedPurges,
+    id: u64,
+    /// Inserts and purges so far: a hot-entry slot answers only at the count it was filled at.
+    changes: AtomicU64,
 }
+
+/// Tells the caches of one process apart in the threads' hot-entry tables.
+static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 
 /// An entry with the scoped-purge count it was stored at.
 #[derive(Clone)]
@@ -67,7 +77,21 @@ impl MokaResponseCache {
         Self {
             entries,
             scoped_purges: ScopedPurges::new(),
+            id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
+            changes: AtomicU64::new(0),
         }
+    }
+
+    fn version(&self) -> hot_entries::Version {
+        hot_entries::Version {
+            cache: self.id,
+            changes: self.changes.load(Ordering::Acquire),
+        }
+    }
+
+    /// After the change is made: a lookup that sees the new count sees the change.
+    fn changed(&self) {
+        self.changes.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -87,8 +111,16 @@ const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
     fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
+        let version = self.version();
+        if let Some(entry) = hot_entries::get(version, key) {
+            return Some(entry);
+        }
         let stamped = self.entries.get(key)?;
-        (!self.scoped_purges.purged(stamped.scoped_purges, key)).then_some(stamped.response)
+        if self.scoped_purges.purged(stamped.scoped_purges, key) {
+            return None;
+        }
+        hot_entries::put(version, key, &stamped.response);
+        Some(stamped.response)
     }
 
     fn insert(&self, key: TaskKey, response: Arc<StoredResponse>) {
@@ -100,6 +132,7 @@ impl ResponseCache for MokaResponseCache {
                 scoped_purges,
             },
         );
+        self.changed();
     }
 
     fn purge(&self, scope: &PurgeScope) {
@@ -110,6 +143,7 @@ impl ResponseCache for MokaResponseCache {
                 self.scoped_purges.record(scope.clone());
             }
         }
+        self.changed();
     }
 
     fn usage(&self) -> CacheUsage {
@@ -120,3 +154,6 @@ impl ResponseCache for MokaResponseCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,102 @@
+//! The in-process tier: what a lookup returns after inserts and purges, hot-entry table
+//! included.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderValue, StatusCode};
+
+use super::*;
+use crate::entry::EntryKind;
+
+fn cache() -> MokaResponseCache {
+    MokaResponseCache::new(64 << 20, Duration::from_secs(3600))
+}
+
+fn key(identifier: &str, space: Option<&str>) -> TaskKey {
+    let query = space.map(|space| format!("space={space}"));
+    TaskKey::from_path_and_query(&format!("/api/v1/tasks/{identifier}"), query.as_deref()).unwrap()
+}
+
+fn answer(body: &str) -> Arc<StoredResponse> {
+    Arc::new(StoredResponse::new(
+        StatusCode::OK,
+        Bytes::copy_from_slice(body.as_bytes()),
+        HeaderValue::from_static("application/json"),
+        EntryKind::SettledTask,
+        Duration::from_secs(3600),
+    ))
+}
+
+fn body_of(cache: &MokaResponseCache, key: &TaskKey) -> Option<Bytes> {
+    cache.get(&key.key_ref()).map(|entry| entry.body().clone())
+}
+
+/// Reads `key` often enough that the thread's table answers it, checking every answer.
+fn read_hot(cache: &MokaResponseCache, key: &TaskKey, expected: &str) {
+    for _ in 0..2 * hot_entries::RECORD_EVERY {
+        assert_eq!(body_of(cache, key).as_deref(), Some(expected.as_bytes()));
+    }
+}
+
+#[test]
+fn a_new_answer_replaces_a_hot_one_at_once() {
+    let cache = cache();
+    let task = key("t-1", Some("acme"));
+    cache.insert(task.clone(), answer("old"));
+    read_hot(&cache, &task, "old");
+    cache.insert(task.clone(), answer("new"));
+    read_hot(&cache, &task, "new");
+}
+
+#[test]
+fn every_purge_scope_reaches_hot_entries_at_once() {
+    let acme = key("t-1", Some("acme"));
+    let other = key("t-1", Some("other"));
+    let without = key("t-1", None);
+    for scope in [
+        PurgeScope::Task(acme.clone()),
+        PurgeScope::Space("acme".parse().unwrap()),
+        PurgeScope::WithoutSpace,
+        PurgeScope::All,
+    ] {
+        let cache = cache();
+        for task in [&acme, &other, &without] {
+            cache.insert(task.clone(), answer(task.space_label()));
+            read_hot(&cache, task, task.space_label());
+        }
+        cache.purge(&scope);
+        for task in [&acme, &other, &without] {
+            let kept = !scope.covers(&task.key_ref());
+            assert_eq!(body_of(&cache, task).is_some(), kept, "{scope:?} {task:?}");
+        }
+    }
+}
+
+#[test]
+fn keys_sharing_a_slot_never_answer_for_each_other() {
+    let cache = cache();
+    // Find two keys of different spaces that the table puts in the same slot.
+    let first = key("t-0", Some("acme"));
+    let slot = hot_entries::slot_of(&first.key_ref());
+    let second = (1..100_000)
+        .map(|i| key(&format!("t-{i}"), Some("other")))
+        .find(|candidate| hot_entries::slot_of(&candidate.key_ref()) == slot)
+        .expect("a colliding key among 100,000");
+    cache.insert(first.clone(), answer("acme's"));
+    cache.insert(second.clone(), answer("other's"));
+    for _ in 0..4 * hot_entries::DISPLACE_EVERY {
+        assert_eq!(body_of(&cache, &first).as_deref(), Some(&b"acme's"[..]));
+        assert_eq!(body_of(&cache, &second).as_deref(), Some(&b"other's"[..]));
+    }
+}
+
+#[test]
+fn one_cache_never_answers_from_another_caches_hot_entries() {
+    let (a, b) = (cache(), cache());
+    let task = key("t-1", Some("acme"));
+    a.insert(task.clone(), answer("a's"));
+    read_hot(&a, &task, "a's");
+    assert!(b.get(&task.key_ref()).is_none());
+}
