@@ -63,7 +63,7 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 #[derive(Clone)]
 struct Stamped {
     response: Arc<StoredResponse>,
-    scoped_purges: u64,
+    stamp: u64,
 }
 
 impl MokaResponseCache {
@@ -116,7 +116,7 @@ impl ResponseCache for MokaResponseCache {
             return Some(entry);
         }
         let stamped = self.entries.get(key)?;
-        if self.scoped_purges.purged(stamped.scoped_purges, key) {
+        if self.scoped_purges.purged(stamped.stamp, key) {
             return None;
         }
         hot_entries::put(version, key, &stamped.response);
@@ -124,14 +124,8 @@ impl ResponseCache for MokaResponseCache {
     }
 
     fn insert(&self, key: TaskKey, response: Arc<StoredResponse>) {
-        let scoped_purges = self.scoped_purges.stamp();
-        self.entries.insert(
-            key,
-            Stamped {
-                response,
-                scoped_purges,
-            },
-        );
+        let stamp = self.scoped_purges.stamp();
+        self.entries.insert(key, Stamped { response, stamp });
         self.changed();
     }
 
@@ -140,7 +134,7 @@ impl ResponseCache for MokaResponseCache {
             PurgeScope::Task(key) => self.entries.invalidate(key),
             PurgeScope::All => self.entries.invalidate_all(),
             PurgeScope::Space(_) | PurgeScope::WithoutSpace => {
-                self.scoped_purges.record(scope.clone());
+                self.scoped_purges.record(scope);
             }
         }
         self.changed();

@@ -12,6 +12,11 @@
 //! moka still sees one read in [`RECORD_EVERY`] of each entry's, so its eviction policy does not
 //! take the hottest entries for the coldest. A key displaces another key's valid slot only one
 //! time in [`DISPLACE_EVERY`], so a run of cold keys does not empty the table.
+//!
+//! What slots keep alive outside the cache's byte budget is bounded: entries with bodies over
+//! [`MAX_BODY_BYTES`] are never kept, so a thread holds at most 16 MiB of bodies, and a slot
+//! found out of date is emptied at once, so a purged entry is let go by the next lookup that
+//! lands on its slot.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -21,6 +26,11 @@ use crate::key::{KeyRef, TaskKey};
 
 /// Slots per thread: 1,024 entries' worth of pointers, about 56 KiB.
 const SLOTS: usize = 1024;
+const _: () = assert!(SLOTS.is_power_of_two(), "index() takes the hash's top bits");
+
+/// Larger bodies are read from moka every time; they are rare, and slots must not keep much
+/// memory alive outside the cache's budget.
+const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// One read in this many goes to moka.
 pub(super) const RECORD_EVERY: u32 = 32;
@@ -28,10 +38,13 @@ pub(super) const RECORD_EVERY: u32 = 32;
 /// One attempt in this many to fill a slot another valid key holds succeeds.
 pub(super) const DISPLACE_EVERY: u32 = 8;
 
+/// One entry as a thread last read it from moka.
 struct Slot {
+    /// Which cache, and its change count at the read: the slot answers only while both hold.
     cache: u64,
     changes: u64,
     hash: u64,
+    /// Reads answered, so that every [`RECORD_EVERY`]th goes to moka instead.
     uses: u32,
     key: TaskKey,
     entry: Arc<StoredResponse>,
@@ -40,6 +53,7 @@ struct Slot {
 #[derive(Default)]
 struct Table {
     slots: Vec<Option<Slot>>,
+    /// Fills attempted, so that every [`DISPLACE_EVERY`]th may take another key's valid slot.
     fills: u32,
 }
 
@@ -59,26 +73,35 @@ pub(super) struct Version {
 /// moka should see.
 pub(super) fn get(version: Version, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
     let hash = key.table_hash();
-    TABLE.with(|table| {
-        let mut table = table.borrow_mut();
-        let slot = table.slots.get_mut(index(hash))?.as_mut()?;
-        let valid = slot.cache == version.cache
-            && slot.changes == version.changes
-            && slot.hash == hash
-            && key.names(&slot.key);
+    // A thread's table is out of reach only while the thread is being torn down: a miss.
+    let found = TABLE.try_with(|table| {
+        let mut table = table.try_borrow_mut().ok()?;
+        let place = table.slots.get_mut(index(hash))?;
+        let slot = place.as_mut()?;
+        if slot.cache == version.cache && slot.changes != version.changes {
+            *place = None;
+            return None;
+        }
+        let valid = slot.cache == version.cache && slot.hash == hash && key.names(&slot.key);
         if !valid {
             return None;
         }
         slot.uses = slot.uses.wrapping_add(1);
         (slot.uses % RECORD_EVERY != 0).then(|| Arc::clone(&slot.entry))
-    })
+    });
+    found.ok().flatten()
 }
 
 /// Keeps `entry`, just read from moka at `version`, for this thread's next reads of `key`.
 pub(super) fn put(version: Version, key: &KeyRef<'_>, entry: &Arc<StoredResponse>) {
+    if entry.body().len() > MAX_BODY_BYTES {
+        return;
+    }
     let hash = key.table_hash();
-    TABLE.with(|table| {
-        let mut table = table.borrow_mut();
+    let _ = TABLE.try_with(|table| {
+        let Ok(mut table) = table.try_borrow_mut() else {
+            return;
+        };
         if table.slots.is_empty() {
             table.slots.resize_with(SLOTS, || None);
         }

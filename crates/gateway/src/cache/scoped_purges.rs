@@ -3,76 +3,89 @@
 //! while purges by space are rare.
 //!
 //! Each entry is stamped with how many such purges had been made when it was stored. While
-//! none has been made since, a lookup costs one atomic load; otherwise the purges made since are
-//! checked against the entry's key. Only the latest [`PURGES_KEPT`] are remembered: an entry
-//! older than all of them counts as purged, which costs a refetch, never a wrong answer. Purged
+//! none has been made since, a lookup costs one atomic load; otherwise the entry's scope is
+//! looked up among the latest purge of each space (and of requests without one). Up to
+//! [`SPACES_KEPT`] spaces are told apart; a purge of one more space forgets them all and counts
+//! every entry stored before it as purged, which costs refetches, never a wrong answer. Purged
 //! entries are not looked for: they give their room back when they are replaced, or when moka
 //! drops them for space or idleness.
 
-use std::sync::Arc;
-use std::sync::Mutex;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 
+use alumio_models::SpaceIdentifier;
 use arc_swap::ArcSwap;
 
 use crate::key::{KeyRef, PurgeScope};
 
-/// How many scoped purges lookups can still tell apart.
-pub(super) const PURGES_KEPT: usize = 64;
+/// How many purged spaces lookups tell apart.
+pub(super) const SPACES_KEPT: usize = 4096;
 
 /// The scoped purges made so far.
 pub(super) struct ScopedPurges {
-    made: AtomicU64,
-    /// The latest purges with their numbers (the first is number 1), oldest first.
-    recent: ArcSwap<Vec<(u64, PurgeScope)>>,
+    /// How many have been made; an entry's stamp is this count when it was stored.
+    purges_made: AtomicU64,
+    latest: ArcSwap<Latest>,
     /// Serialises purges; lookups never take it.
     writer: Mutex<()>,
+}
+
+/// The number of the latest purge of each scope (purges are numbered from 1).
+#[derive(Clone, Default)]
+struct Latest {
+    by_space: HashMap<SpaceIdentifier, u64>,
+    without_space: u64,
+    /// Entries stamped before this count as purged: the spaces purged before it are forgotten.
+    floor: u64,
 }
 
 impl ScopedPurges {
     pub(super) fn new() -> Self {
         Self {
-            made: AtomicU64::new(0),
-            recent: ArcSwap::from_pointee(Vec::new()),
+            purges_made: AtomicU64::new(0),
+            latest: ArcSwap::from_pointee(Latest::default()),
             writer: Mutex::new(()),
         }
     }
 
     /// The stamp for an entry stored now.
     pub(super) fn stamp(&self) -> u64 {
-        self.made.load(Ordering::Acquire)
+        self.purges_made.load(Ordering::Acquire)
     }
 
-    /// Records a purge of `scope` (a space, or requests without one).
-    pub(super) fn record(&self, scope: PurgeScope) {
-        let _writer = self
-            .writer
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let number = self.made.load(Ordering::Acquire) + 1;
-        let mut recent = Vec::clone(&self.recent.load());
-        if recent.len() == PURGES_KEPT {
-            recent.remove(0);
+    /// Records a purge of a space or of requests without one; the other scopes are moka's own.
+    pub(super) fn record(&self, scope: &PurgeScope) {
+        let _writer = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
+        let number = self.purges_made.load(Ordering::Acquire) + 1;
+        let mut latest = Latest::clone(&self.latest.load());
+        match scope {
+            PurgeScope::Space(space) => {
+                if latest.by_space.len() >= SPACES_KEPT && !latest.by_space.contains_key(space) {
+                    latest.by_space.clear();
+                    latest.floor = number;
+                }
+                latest.by_space.insert(space.clone(), number);
+            }
+            PurgeScope::WithoutSpace => latest.without_space = number,
+            PurgeScope::Task(_) | PurgeScope::All => return,
         }
-        recent.push((number, scope));
-        // The list first, then the count: a lookup that sees the new count sees the purge.
-        self.recent.store(Arc::new(recent));
-        self.made.store(number, Ordering::Release);
+        // The purges first, then the count: a lookup that sees the new count sees the purge.
+        self.latest.store(Arc::new(latest));
+        self.purges_made.store(number, Ordering::Release);
     }
 
     /// Whether a purge made after `stamp` covers `key`.
     pub(super) fn purged(&self, stamp: u64, key: &KeyRef<'_>) -> bool {
-        if stamp == self.made.load(Ordering::Acquire) {
+        if stamp == self.purges_made.load(Ordering::Acquire) {
             return false;
         }
-        let recent = self.recent.load();
-        match recent.first() {
-            Some(&(oldest, _)) if oldest <= stamp + 1 => recent
-                .iter()
-                .any(|(number, scope)| *number > stamp && scope.covers(key)),
-            // Purges made since the stamp are forgotten: assume the worst.
-            _ => true,
-        }
+        let latest = self.latest.load();
+        let last_purge = match key.space() {
+            Some(space) => latest.by_space.get(space).copied().unwrap_or(0),
+            None => latest.without_space,
+        };
+        stamp < latest.floor || last_purge > stamp
     }
 }
 
@@ -93,7 +106,7 @@ mod tests {
     #[test]
     fn an_entry_stored_after_every_purge_is_never_purged() {
         let purges = ScopedPurges::new();
-        purges.record(space("acme"));
+        purges.record(&space("acme"));
         let stamp = purges.stamp();
         assert!(!purges.purged(stamp, &key(Some("acme")).key_ref()));
     }
@@ -102,8 +115,8 @@ mod tests {
     fn a_later_purge_drops_only_the_entries_it_covers() {
         let purges = ScopedPurges::new();
         let stamp = purges.stamp();
-        purges.record(space("acme"));
-        purges.record(PurgeScope::WithoutSpace);
+        purges.record(&space("acme"));
+        purges.record(&PurgeScope::WithoutSpace);
         assert!(purges.purged(stamp, &key(Some("acme")).key_ref()));
         assert!(purges.purged(stamp, &key(None).key_ref()));
         assert!(!purges.purged(stamp, &key(Some("other")).key_ref()));
@@ -113,15 +126,28 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_older_than_every_purge_remembered_counts_as_purged() {
+    fn many_purges_of_other_spaces_never_drop_an_entry() {
         let purges = ScopedPurges::new();
         let stamp = purges.stamp();
-        for _ in 0..PURGES_KEPT {
-            purges.record(space("acme"));
+        for i in 0..2 * SPACES_KEPT {
+            purges.record(&space(&format!("s-{}", i % 16)));
         }
         assert!(!purges.purged(stamp, &key(Some("other")).key_ref()));
-        purges.record(space("acme"));
-        assert!(purges.purged(stamp, &key(Some("other")).key_ref()));
-        assert!(!purges.purged(1, &key(Some("other")).key_ref()));
+        assert!(purges.purged(stamp, &key(Some("s-3")).key_ref()));
+    }
+
+    #[test]
+    fn one_space_more_than_kept_counts_every_older_entry_as_purged() {
+        let purges = ScopedPurges::new();
+        let old = purges.stamp();
+        for i in 0..SPACES_KEPT {
+            purges.record(&space(&format!("s-{i}")));
+        }
+        let before_overflow = purges.stamp();
+        assert!(!purges.purged(old, &key(Some("other")).key_ref()));
+        purges.record(&space("one-more"));
+        assert!(purges.purged(old, &key(Some("other")).key_ref()));
+        assert!(purges.purged(before_overflow, &key(Some("other")).key_ref()));
+        assert!(!purges.purged(purges.stamp(), &key(Some("one-more")).key_ref()));
     }
 }

@@ -100,3 +100,49 @@ fn one_cache_never_answers_from_another_caches_hot_entries() {
     read_hot(&a, &task, "a's");
     assert!(b.get(&task.key_ref()).is_none());
 }
+
+#[test]
+fn another_threads_change_reaches_this_threads_hot_entries_at_once() {
+    use std::sync::Barrier;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    let task = key("t-1", Some("acme"));
+    for scope in [
+        None,
+        Some(PurgeScope::Task(task.clone())),
+        Some(PurgeScope::Space("acme".parse().unwrap())),
+        Some(PurgeScope::All),
+    ] {
+        let cache = Arc::new(cache());
+        cache.insert(task.clone(), answer("old"));
+        let (changed, ready) = (Arc::new(AtomicBool::new(false)), Arc::new(Barrier::new(2)));
+        let reader = {
+            let (cache, task, changed, ready) = (
+                Arc::clone(&cache),
+                task.clone(),
+                Arc::clone(&changed),
+                Arc::clone(&ready),
+            );
+            std::thread::spawn(move || {
+                read_hot(&cache, &task, "old");
+                ready.wait();
+                // Until the writer says so, either answer may come; from then on only the new.
+                while !changed.load(Ordering::SeqCst) {
+                    let _ = body_of(&cache, &task);
+                }
+                for _ in 0..2 * hot_entries::RECORD_EVERY {
+                    assert_ne!(body_of(&cache, &task).as_deref(), Some(&b"old"[..]));
+                }
+            })
+        };
+        ready.wait();
+        match &scope {
+            None => cache.insert(task.clone(), answer("new")),
+            Some(scope) => cache.purge(scope),
+        }
+        changed.store(true, Ordering::SeqCst);
+        reader
+            .join()
+            .expect("the reader never saw the old answer after the change");
+    }
+}

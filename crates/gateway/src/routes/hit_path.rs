@@ -76,6 +76,7 @@ impl Endpoint {
         match fresh_hit(state, &admission, &request, &key) {
             Some(response) => Answer::Hit(response),
             None => {
+                // The key may borrow the request line; it must be gone before the request moves.
                 drop(key);
                 Answer::Route(hand_on(request, Ok(admission)))
             }
