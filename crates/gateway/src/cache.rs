@@ -111,15 +111,15 @@ const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
     fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
-        let version = self.version();
-        if let Some(entry) = hot_entries::get(version, key) {
+        let probe = hot_entries::Probe::new(self.version(), key);
+        if let Some(entry) = probe.get() {
             return Some(entry);
         }
         let stamped = self.entries.get(key)?;
         if self.scoped_purges.purged(stamped.stamp, key) {
             return None;
         }
-        hot_entries::put(version, key, &stamped.response);
+        probe.put(&stamped.response);
         Some(stamped.response)
     }
 

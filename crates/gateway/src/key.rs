@@ -116,23 +116,6 @@ fn hash_parts<H: Hasher>(space: Option<&str>, identifier: &str, state: &mut H) {
     state.write(identifier.as_bytes());
 }
 
-/// `bytes` and their length folded into `hash` eight bytes at a time (FxHash's step).
-fn hash_words(hash: u64, bytes: &[u8]) -> u64 {
-    const SEED: u64 = 0x517c_c1b7_2722_0a95;
-    let step = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
-    let mut chunks = bytes.chunks_exact(8);
-    let mut hash = chunks.by_ref().fold(hash, |hash, chunk| {
-        step(hash, u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])))
-    });
-    let rest = chunks.remainder();
-    let mut last = [0; 8];
-    if let Some(room) = last.get_mut(..rest.len()) {
-        room.copy_from_slice(rest);
-    }
-    hash = step(hash, u64::from_le_bytes(last));
-    step(hash, bytes.len() as u64)
-}
-
 impl Hash for TaskKey {
     fn hash<H: Hasher>(&self, state: &mut H) {
         let (space, identifier) = self.split();
@@ -187,14 +170,6 @@ impl<'a> KeyRef<'a> {
             && text.get(..space.len()) == Some(space)
             && text.get(space.len()) == Some(&b'/')
             && text.get(space.len() + 1..) == Some(identifier)
-    }
-
-    /// A fast hash for tables that compare the whole key anyway (the cache's per-thread table
-    /// of hot entries): a collision costs a slot, never a wrong answer, so it need not resist
-    /// chosen keys the way the cache's own hash does.
-    pub fn table_hash(&self) -> u64 {
-        let hash = hash_words(0, self.space().unwrap_or("").as_bytes());
-        hash_words(hash, self.identifier.as_bytes())
     }
 
     /// The key, owned.

@@ -69,10 +69,35 @@ pub(super) struct Version {
     pub(super) changes: u64,
 }
 
-/// The entry for `key` if this thread's table holds it at `version`, unless this read is one
-/// moka should see.
-pub(super) fn get(version: Version, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
-    let hash = key.table_hash();
+/// One lookup of one key: where its slot is, worked out once for the table's read and, when
+/// that misses, for keeping what moka answered.
+pub(super) struct Probe<'k, 'a> {
+    version: Version,
+    key: &'k KeyRef<'a>,
+    hash: u64,
+}
+
+impl<'k, 'a> Probe<'k, 'a> {
+    pub(super) fn new(version: Version, key: &'k KeyRef<'a>) -> Self {
+        Self {
+            version,
+            key,
+            hash: slot_hash(key),
+        }
+    }
+
+    /// The entry if this thread's table holds it, unless this read is one moka should see.
+    pub(super) fn get(&self) -> Option<Arc<StoredResponse>> {
+        get(self.version, self.key, self.hash)
+    }
+
+    /// Keeps `entry`, just read from moka, for this thread's next reads of the key.
+    pub(super) fn put(&self, entry: &Arc<StoredResponse>) {
+        put(self.version, self.key, self.hash, entry);
+    }
+}
+
+fn get(version: Version, key: &KeyRef<'_>, hash: u64) -> Option<Arc<StoredResponse>> {
     // A thread's table is out of reach only while the thread is being torn down: a miss.
     let found = TABLE.try_with(|table| {
         let mut table = table.try_borrow_mut().ok()?;
@@ -92,12 +117,10 @@ pub(super) fn get(version: Version, key: &KeyRef<'_>) -> Option<Arc<StoredRespon
     found.ok().flatten()
 }
 
-/// Keeps `entry`, just read from moka at `version`, for this thread's next reads of `key`.
-pub(super) fn put(version: Version, key: &KeyRef<'_>, entry: &Arc<StoredResponse>) {
+fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &Arc<StoredResponse>) {
     if entry.body().len() > MAX_BODY_BYTES {
         return;
     }
-    let hash = key.table_hash();
     let _ = TABLE.try_with(|table| {
         let Ok(mut table) = table.try_borrow_mut() else {
             return;
@@ -135,7 +158,31 @@ pub(super) fn put(version: Version, key: &KeyRef<'_>, entry: &Arc<StoredResponse
 /// The slot `key` goes to.
 #[cfg(test)]
 pub(super) fn slot_of(key: &KeyRef<'_>) -> usize {
-    index(key.table_hash())
+    index(slot_hash(key))
+}
+
+/// A fast hash to pick a slot: a collision costs a slot, never a wrong answer (the slot holds
+/// the whole key), so it need not resist chosen keys the way the cache's own hash does.
+fn slot_hash(key: &KeyRef<'_>) -> u64 {
+    let hash = hash_words(0, key.space().unwrap_or("").as_bytes());
+    hash_words(hash, key.identifier().as_bytes())
+}
+
+/// `bytes` and their length folded into `hash` eight bytes at a time (FxHash's step).
+fn hash_words(hash: u64, bytes: &[u8]) -> u64 {
+    const SEED: u64 = 0x517c_c1b7_2722_0a95;
+    let step = |hash: u64, word: u64| (hash.rotate_left(5) ^ word).wrapping_mul(SEED);
+    let mut chunks = bytes.chunks_exact(8);
+    let mut hash = chunks.by_ref().fold(hash, |hash, chunk| {
+        step(hash, u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])))
+    });
+    let rest = chunks.remainder();
+    let mut last = [0; 8];
+    if let Some(room) = last.get_mut(..rest.len()) {
+        room.copy_from_slice(rest);
+    }
+    hash = step(hash, u64::from_le_bytes(last));
+    step(hash, bytes.len() as u64)
 }
 
 fn index(hash: u64) -> usize {
