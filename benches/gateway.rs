@@ -5,7 +5,6 @@
 //! `cargo bench --bench gateway` takes about two minutes; docs/performance.md has the figures.
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use alumio_gateway::access::AccessPolicy;
@@ -248,7 +247,7 @@ fn cache_lookup(c: &mut Criterion) {
             EntryKind::SettledTask,
             HOUR,
         );
-        cache.insert(key.clone(), Arc::new(entry));
+        cache.insert(key.clone(), entry);
     }
     let (first, _) = &keys[0];
     assert!(

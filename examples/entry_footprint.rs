@@ -9,7 +9,6 @@
 //! ```
 
 use std::error::Error;
-use std::sync::Arc;
 use std::time::Duration;
 
 use alumio_gateway::cache::{MokaResponseCache, ResponseCache};
@@ -45,7 +44,7 @@ fn main() -> Result<(), Box<dyn Error>> {
             EntryKind::SettledTask,
             Duration::from_secs(3600),
         );
-        cache.insert(key, Arc::new(entry));
+        cache.insert(key, entry);
     }
     let usage = cache.usage();
     let after = rss_bytes()?;

@@ -2,7 +2,6 @@
 //! its one implementation. The fleet's shared tier (L2, `shared_tier`) is not a `ResponseCache`:
 //! its lookups await Redis, so it sits behind the fetcher, never on the synchronous hit path.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -19,9 +18,9 @@ use scoped_purges::ScopedPurges;
 /// A store of answers by key. Lookups are synchronous so that a hit never waits.
 pub trait ResponseCache: Send + Sync + 'static {
     /// The stored answer for `key`, fresh or not, if it is still kept.
-    fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>>;
+    fn get(&self, key: &KeyRef<'_>) -> Option<StoredResponse>;
     /// Stores `response` under `key`, replacing what was there.
-    fn insert(&self, key: TaskKey, response: Arc<StoredResponse>);
+    fn insert(&self, key: TaskKey, response: StoredResponse);
     /// Drops every answer `scope` covers; later lookups never see them.
     fn purge(&self, scope: &PurgeScope);
     /// How many entries and bytes the cache holds now (approximate while writes settle).
@@ -62,7 +61,7 @@ static NEXT_CACHE_ID: AtomicU64 = AtomicU64::new(1);
 /// An entry with the scoped-purge count it was stored at.
 #[derive(Clone)]
 struct Stamped {
-    response: Arc<StoredResponse>,
+    response: StoredResponse,
     stamp: u64,
 }
 
@@ -110,7 +109,7 @@ const MIN_KEEP_UNREAD_FOR: Duration = Duration::from_secs(1);
 const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
-    fn get(&self, key: &KeyRef<'_>) -> Option<Arc<StoredResponse>> {
+    fn get(&self, key: &KeyRef<'_>) -> Option<StoredResponse> {
         let probe = hot_entries::Probe::new(self.version(), key);
         if let Some(entry) = probe.get() {
             return Some(entry);
@@ -123,7 +122,7 @@ impl ResponseCache for MokaResponseCache {
         Some(stamped.response)
     }
 
-    fn insert(&self, key: TaskKey, response: Arc<StoredResponse>) {
+    fn insert(&self, key: TaskKey, response: StoredResponse) {
         let stamp = self.scoped_purges.stamp();
         self.entries.insert(key, Stamped { response, stamp });
         self.changed();

@@ -1,6 +1,7 @@
 //! `StoredResponse`: an upstream answer as the gateway keeps it, body and headers rendered once
 //! when it is stored so that a hit only copies reference-counted bytes.
 
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -25,26 +26,63 @@ pub enum EntryKind {
 
 /// One upstream answer, ready to be sent to any number of consumers.
 ///
-/// A million of these may be held at once, so the struct is kept within 104 bytes (one
-/// 128-byte block with its `Arc`): the body and its validator share one allocation, the headers
-/// that are almost always absent or the same (`Retry-After`, a `Content-Type` other than JSON)
-/// cost a pointer until they are present, and the freshness lifetime is four bytes.
-#[derive(Debug)]
+/// A million of these may be held at once, inside moka's own record of each entry, so the struct
+/// is a cheap handle of 56 bytes that moka clones on every lookup: the body and its validator
+/// share one reference-counted block, the headers that are almost always absent or the same
+/// (`Retry-After`, a `Content-Type` other than JSON) cost a pointer until they are present, the
+/// moment it was stored is eight bytes and the freshness lifetime four.
+#[derive(Debug, Clone)]
 pub struct StoredResponse {
-    body: Bytes,
-    etag: HeaderValue,
-    rare: Option<Box<RareHeaders>>,
-    stored_at: Instant,
+    /// The body, then its `ETAG_LEN`-byte validator.
+    block: Bytes,
+    rare: Option<Arc<RareHeaders>>,
+    stored_at: Moment,
     fresh_for: CompactDuration,
     status: StatusCode,
     kind: EntryKind,
 }
 
 /// The headers few answers carry, stored out of line.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct RareHeaders {
     content_type: Option<HeaderValue>,
     retry_after: Option<HeaderValue>,
+}
+
+/// A moment in eight bytes, where an `Instant` takes sixteen: nanoseconds from the first moment
+/// the process took, signed so that a copy another replica stored before this process started
+/// keeps its age. It reaches 292 years either way.
+#[derive(Debug, Clone, Copy)]
+struct Moment(i64);
+
+static EPOCH: LazyLock<Instant> = LazyLock::new(Instant::now);
+
+impl Moment {
+    fn of(instant: Instant) -> Self {
+        let epoch = *EPOCH;
+        let nanos = |duration: Duration| i64::try_from(duration.as_nanos()).unwrap_or(i64::MAX);
+        match instant.checked_duration_since(epoch) {
+            Some(after) => Self(nanos(after)),
+            None => Self(-nanos(epoch.duration_since(instant))),
+        }
+    }
+
+    fn instant(self) -> Instant {
+        let epoch = *EPOCH;
+        let offset = Duration::from_nanos(self.0.unsigned_abs());
+        let moment = if self.0 >= 0 {
+            epoch.checked_add(offset)
+        } else {
+            epoch.checked_sub(offset)
+        };
+        moment.unwrap_or(epoch)
+    }
+
+    /// How long after `self` `later` is (zero if it is not later).
+    fn until(self, later: Instant) -> Duration {
+        let elapsed = Self::of(later).0.saturating_sub(self.0);
+        Duration::from_nanos(u64::try_from(elapsed).unwrap_or(0))
+    }
 }
 
 /// A duration in four bytes: milliseconds up to about 24 days, whole seconds beyond (up to
@@ -129,13 +167,14 @@ impl CacheOutcome {
     }
 }
 
-/// Bookkeeping bytes an entry costs beyond its body, validator, content type and key: the
-/// struct in its `Arc`, the key's allocation, moka's per-entry records (entry info, deque
-/// node, hash bucket) and the allocator's headers and fragmentation. Measured, not guessed
-/// (docs/performance.md, `examples/entry_footprint.rs` and the load benchmark's Zipf fill:
-/// 648 bytes above the body at a million entries, of which the validator and key are 70), and
-/// rounded up, so `--cache-max-bytes` bounds resident memory, not just bodies.
-const ENTRY_OVERHEAD_BYTES: usize = 600;
+/// Bookkeeping bytes an entry costs beyond its body, validator, content type and key: moka's
+/// per-entry records (the value entry that holds this struct, entry info, deque node, hash
+/// bucket), the body's shared header, the key's allocation and the allocator's headers and
+/// fragmentation. Measured, not guessed (docs/performance.md, `examples/entry_footprint.rs` and
+/// the load benchmark's Zipf fill: 562 bytes above the body at a million entries, of which the
+/// validator and key are 70), and rounded up, so `--cache-max-bytes` bounds resident memory,
+/// not just bodies.
+const ENTRY_OVERHEAD_BYTES: usize = 520;
 
 impl StoredResponse {
     /// Stores `body` with its validator computed now.
@@ -146,18 +185,16 @@ impl StoredResponse {
         kind: EntryKind,
         fresh_for: Duration,
     ) -> Self {
-        let (body, etag) = body_with_etag(&body);
         let rare = (content_type != JSON).then(|| {
-            Box::new(RareHeaders {
+            Arc::new(RareHeaders {
                 content_type: Some(compact_header(&content_type)),
                 retry_after: None,
             })
         });
         Self {
-            body,
-            etag,
+            block: body_with_etag(&body),
             rare,
-            stored_at: Instant::now(),
+            stored_at: Moment::of(Instant::now()),
             fresh_for: CompactDuration::new(fresh_for),
             status,
             kind,
@@ -168,7 +205,8 @@ impl StoredResponse {
     #[must_use]
     pub fn with_retry_after(mut self, retry_after: Option<HeaderValue>) -> Self {
         if let Some(value) = retry_after {
-            self.rare.get_or_insert_default().retry_after = Some(compact_header(&value));
+            let rare = self.rare.get_or_insert_default();
+            Arc::make_mut(rare).retry_after = Some(compact_header(&value));
         }
         self
     }
@@ -177,7 +215,7 @@ impl StoredResponse {
     /// replica stored first.
     #[must_use]
     pub fn with_stored_at(mut self, stored_at: Instant) -> Self {
-        self.stored_at = stored_at;
+        self.stored_at = Moment::of(stored_at);
         self
     }
 
@@ -187,8 +225,17 @@ impl StoredResponse {
     }
 
     /// The body exactly as Alumio sent it.
-    pub fn body(&self) -> &Bytes {
-        &self.body
+    pub fn body(&self) -> &[u8] {
+        &self.block[..self.body_len()]
+    }
+
+    /// The body as a handle on the stored bytes, to send without copying them.
+    pub fn shared_body(&self) -> Bytes {
+        self.block.slice(..self.body_len())
+    }
+
+    fn body_len(&self) -> usize {
+        self.block.len() - ETAG_LEN
     }
 
     /// `Content-Type` to send.
@@ -199,9 +246,15 @@ impl StoredResponse {
             .unwrap_or(&JSON)
     }
 
-    /// A strong validator computed from the body.
-    pub fn etag(&self) -> &HeaderValue {
-        &self.etag
+    /// A strong validator computed from the body, as it is sent.
+    pub fn etag(&self) -> &[u8] {
+        &self.block[self.body_len()..]
+    }
+
+    /// The validator as a header value sharing the stored bytes.
+    pub fn etag_header(&self) -> HeaderValue {
+        HeaderValue::from_maybe_shared(self.block.slice(self.body_len()..))
+            .unwrap_or(HeaderValue::from_static("\"0\""))
     }
 
     /// Alumio's `Retry-After`, relayed with uncacheable errors such as a 429.
@@ -211,7 +264,7 @@ impl StoredResponse {
 
     /// When the answer was received.
     pub fn stored_at(&self) -> Instant {
-        self.stored_at
+        self.stored_at.instant()
     }
 
     /// How long after `stored_at` the answer is fresh.
@@ -224,26 +277,29 @@ impl StoredResponse {
         self.kind
     }
 
+    /// How long ago the answer was received, at `now`.
+    pub fn age(&self, now: Instant) -> Duration {
+        self.stored_at.until(now)
+    }
+
     /// Whether this entry may still be served as fresh at `now`.
     pub fn is_fresh(&self, now: Instant) -> bool {
-        now.saturating_duration_since(self.stored_at) < self.fresh_for()
+        self.age(now) < self.fresh_for()
     }
 
     /// How long ago freshness ended at `now` (zero while fresh).
     pub fn stale_for(&self, now: Instant) -> Duration {
-        now.saturating_duration_since(self.stored_at + self.fresh_for())
+        self.age(now).saturating_sub(self.fresh_for())
     }
 
     /// Whole seconds since the answer was received.
     pub fn age_secs(&self, now: Instant) -> u64 {
-        now.saturating_duration_since(self.stored_at).as_secs()
+        self.age(now).as_secs()
     }
 
     /// Whole seconds of freshness left at `now`.
     pub fn remaining_secs(&self, now: Instant) -> u64 {
-        (self.stored_at + self.fresh_for())
-            .saturating_duration_since(now)
-            .as_secs()
+        self.fresh_for().saturating_sub(self.age(now)).as_secs()
     }
 
     /// What this entry costs the cache's byte budget, key included.
@@ -252,7 +308,7 @@ impl StoredResponse {
             let len = |value: &Option<HeaderValue>| value.as_ref().map_or(0, HeaderValue::len);
             RARE_HEADERS_BYTES + len(&rare.content_type) + len(&rare.retry_after)
         });
-        let bytes = self.body.len() + self.etag.len() + rare + key_len;
+        let bytes = self.block.len() + rare + key_len;
         u32::try_from(bytes + ENTRY_OVERHEAD_BYTES).unwrap_or(u32::MAX)
     }
 }
@@ -263,14 +319,11 @@ const RARE_HEADERS_BYTES: usize = 160;
 /// The body and its validator, copied into one allocation of their own. What the HTTP client
 /// hands over is often a slice of its whole read buffer; storing the slice would pin that
 /// buffer, several times the body's size, for as long as the entry lives.
-fn body_with_etag(body: &[u8]) -> (Bytes, HeaderValue) {
+fn body_with_etag(body: &[u8]) -> Bytes {
     let mut block = Vec::with_capacity(body.len() + ETAG_LEN);
     block.extend_from_slice(body);
     write_strong_etag(body, &mut block);
-    let block = Bytes::from(block);
-    let etag = HeaderValue::from_maybe_shared(block.slice(body.len()..))
-        .unwrap_or(HeaderValue::from_static("\"0\""));
-    (block.slice(..body.len()), etag)
+    Bytes::from(block)
 }
 
 /// A copy of a header value that does not pin the response head it was sliced from.
@@ -313,8 +366,9 @@ mod tests {
         assert_eq!(a.etag(), again.etag());
         assert_ne!(a.etag(), b.etag());
         assert_eq!(a.etag().len(), 34);
-        assert!(a.etag().to_str().unwrap().starts_with('"'));
-        assert!(a.etag().to_str().unwrap().ends_with('"'));
+        assert!(a.etag().starts_with(b"\""));
+        assert!(a.etag().ends_with(b"\""));
+        assert_eq!(a.etag_header().as_bytes(), a.etag());
     }
 
     #[test]
@@ -328,7 +382,8 @@ mod tests {
             Duration::ZERO,
         );
         assert_eq!(entry.body().len(), 100);
-        assert_eq!(entry.body(), &read_buffer.slice(0..100));
+        assert_eq!(entry.body(), &read_buffer[0..100]);
+        assert_eq!(entry.shared_body(), read_buffer.slice(0..100));
         assert!(
             read_buffer.is_unique(),
             "the read buffer is no longer shared"
@@ -346,8 +401,30 @@ mod tests {
     }
 
     #[test]
-    fn an_entry_stays_within_one_small_block() {
-        assert!(std::mem::size_of::<StoredResponse>() <= 104);
+    fn an_entry_is_a_handle_of_at_most_56_bytes() {
+        assert!(std::mem::size_of::<StoredResponse>() <= 56);
+    }
+
+    #[test]
+    fn an_entry_keeps_the_moment_it_was_stored_even_before_the_process_began() {
+        let now = Instant::now();
+        for age in [
+            Duration::ZERO,
+            Duration::from_millis(1500),
+            Duration::from_secs(7200),
+        ] {
+            let Some(then) = now.checked_sub(age) else {
+                continue;
+            };
+            let entry = stored(b"{}", Duration::from_secs(60)).with_stored_at(then);
+            assert_eq!(entry.stored_at(), then);
+            assert_eq!(entry.age_secs(now), age.as_secs());
+            assert_eq!(entry.is_fresh(now), age < Duration::from_secs(60));
+            assert_eq!(
+                entry.stale_for(now),
+                age.saturating_sub(Duration::from_secs(60))
+            );
+        }
     }
 
     #[test]

@@ -97,7 +97,7 @@ pub fn render_at(
     } else if request.method == Method::HEAD {
         (entry.status(), None)
     } else {
-        (entry.status(), Some(entry.body().clone()))
+        (entry.status(), Some(entry.shared_body()))
     };
     let headers = match fresh_hit_template(entry, outcome, stored, request, not_modified) {
         Some(template) => template.fill(now, entry, request.request_id),
@@ -130,7 +130,7 @@ fn headers_one_by_one(
         }
     }
     if entry.status() == StatusCode::OK {
-        headers.insert(header::ETAG, entry.etag().clone());
+        headers.insert(header::ETAG, entry.etag_header());
     }
     if stored {
         headers.insert(header::AGE, seconds(entry.age_secs(now)));
@@ -202,13 +202,14 @@ impl Template {
 
     fn fill(&self, now: Instant, entry: &StoredResponse, id: Option<&HeaderValue>) -> HeaderMap {
         let mut headers = self.headers.clone();
+        let age = entry.age(now);
         for ((_, value), slot) in headers.iter_mut().zip(&self.slots) {
             match slot {
                 Slot::Fixed => {}
                 Slot::ContentLength => *value = HeaderValue::from(entry.body().len()),
-                Slot::Etag => *value = entry.etag().clone(),
-                Slot::Age => *value = seconds(entry.age_secs(now)),
-                Slot::MaxAge => *value = max_age(entry.remaining_secs(now)),
+                Slot::Etag => *value = entry.etag_header(),
+                Slot::Age => *value = seconds(age.as_secs()),
+                Slot::MaxAge => *value = max_age(entry.fresh_for().saturating_sub(age).as_secs()),
                 Slot::RequestId => {
                     if let Some(id) = id {
                         *value = id.clone();
@@ -276,8 +277,7 @@ fn cache_labels(outcome: CacheOutcome, stored: bool) -> (&'static str, &'static 
 
 /// `If-None-Match` with weak comparison (RFC 9110 13.1.2): `*`, or any listed tag whose opaque
 /// part equals ours, with or without `W/`.
-fn etag_matches(request_headers: &HeaderMap, etag: &HeaderValue) -> bool {
-    let ours = etag.as_bytes();
+fn etag_matches(request_headers: &HeaderMap, ours: &[u8]) -> bool {
     request_headers
         .get_all(header::IF_NONE_MATCH)
         .iter()

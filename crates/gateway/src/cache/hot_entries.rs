@@ -19,7 +19,6 @@
 //! lands on its slot.
 
 use std::cell::RefCell;
-use std::sync::Arc;
 
 use crate::entry::StoredResponse;
 use crate::key::{KeyRef, TaskKey};
@@ -47,7 +46,7 @@ struct Slot {
     /// Reads answered, so that every [`RECORD_EVERY`]th goes to moka instead.
     uses: u32,
     key: TaskKey,
-    entry: Arc<StoredResponse>,
+    entry: StoredResponse,
 }
 
 #[derive(Default)]
@@ -87,17 +86,17 @@ impl<'k, 'a> Probe<'k, 'a> {
     }
 
     /// The entry if this thread's table holds it, unless this read is one moka should see.
-    pub(super) fn get(&self) -> Option<Arc<StoredResponse>> {
+    pub(super) fn get(&self) -> Option<StoredResponse> {
         get(self.version, self.key, self.hash)
     }
 
     /// Keeps `entry`, just read from moka, for this thread's next reads of the key.
-    pub(super) fn put(&self, entry: &Arc<StoredResponse>) {
+    pub(super) fn put(&self, entry: &StoredResponse) {
         put(self.version, self.key, self.hash, entry);
     }
 }
 
-fn get(version: Version, key: &KeyRef<'_>, hash: u64) -> Option<Arc<StoredResponse>> {
+fn get(version: Version, key: &KeyRef<'_>, hash: u64) -> Option<StoredResponse> {
     // A thread's table is out of reach only while the thread is being torn down: a miss.
     let found = TABLE.try_with(|table| {
         let mut table = table.try_borrow_mut().ok()?;
@@ -112,12 +111,12 @@ fn get(version: Version, key: &KeyRef<'_>, hash: u64) -> Option<Arc<StoredRespon
             return None;
         }
         slot.uses = slot.uses.wrapping_add(1);
-        (slot.uses % RECORD_EVERY != 0).then(|| Arc::clone(&slot.entry))
+        (slot.uses % RECORD_EVERY != 0).then(|| slot.entry.clone())
     });
     found.ok().flatten()
 }
 
-fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &Arc<StoredResponse>) {
+fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &StoredResponse) {
     if entry.body().len() > MAX_BODY_BYTES {
         return;
     }
@@ -136,7 +135,7 @@ fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &Arc<StoredResponse
         if let Some(slot) = place {
             if slot.cache == version.cache && slot.hash == hash && key.names(&slot.key) {
                 slot.changes = version.changes;
-                slot.entry = Arc::clone(entry);
+                slot.entry = entry.clone();
                 return;
             }
             let held = slot.cache == version.cache && slot.changes == version.changes;
@@ -150,7 +149,7 @@ fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &Arc<StoredResponse
             hash,
             uses: 0,
             key: key.to_key(),
-            entry: Arc::clone(entry),
+            entry: entry.clone(),
         });
     });
 }

@@ -19,18 +19,18 @@ fn key(identifier: &str, space: Option<&str>) -> TaskKey {
     TaskKey::from_path_and_query(&format!("/api/v1/tasks/{identifier}"), query.as_deref()).unwrap()
 }
 
-fn answer(body: &str) -> Arc<StoredResponse> {
-    Arc::new(StoredResponse::new(
+fn answer(body: &str) -> StoredResponse {
+    StoredResponse::new(
         StatusCode::OK,
         Bytes::copy_from_slice(body.as_bytes()),
         HeaderValue::from_static("application/json"),
         EntryKind::SettledTask,
         Duration::from_secs(3600),
-    ))
+    )
 }
 
 fn body_of(cache: &MokaResponseCache, key: &TaskKey) -> Option<Bytes> {
-    cache.get(&key.key_ref()).map(|entry| entry.body().clone())
+    cache.get(&key.key_ref()).map(|entry| entry.shared_body())
 }
 
 /// Reads `key` often enough that the thread's table answers it, checking every answer.

@@ -5,7 +5,6 @@
 //! to choose the time to live; an error reply that is JSON is Alumio's error to relay. Answers
 //! the typed model cannot read are relayed too, and reported as schema drift.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use alumio_models::{ApiError, DetailedTaskResult, read_status};
@@ -141,7 +140,7 @@ pub(super) fn classify(
     let response = StoredResponse::new(raw.status, raw.body, content_type, kind, fresh_for)
         .with_retry_after(raw.headers.retry_after);
     Ok(Fetched {
-        response: Arc::new(response),
+        response,
         stored: fresh_for > Duration::ZERO,
     })
 }
@@ -219,7 +218,7 @@ mod tests {
             Duration::ZERO,
         );
         Ok(Fetched {
-            response: Arc::new(response),
+            response,
             stored: false,
         })
     }

@@ -45,7 +45,7 @@ use crate::upstream::{
 #[derive(Debug, Clone)]
 pub struct Fetched {
     /// The answer.
-    pub response: Arc<StoredResponse>,
+    pub response: StoredResponse,
     /// Whether the cache holds it (it does not for errors Alumio answered).
     pub stored: bool,
 }
@@ -302,7 +302,7 @@ impl Fetcher {
                     && fetched.stored
                 {
                     self.cache
-                        .insert(lead.key.clone(), Arc::clone(&fetched.response));
+                        .insert(lead.key.clone(), fetched.response.clone());
                 }
                 flights.remove(&lead.key);
             }

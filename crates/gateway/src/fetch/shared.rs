@@ -4,7 +4,6 @@
 //! when another replica holds the lease it waits for that answer. Whenever the tier cannot
 //! help, the leader fetches as a single replica would.
 
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::classify::is_upstream_failure;
@@ -25,7 +24,7 @@ impl Fetcher {
             match lookup {
                 Lookup::Fresh(answer) => {
                     let fetched = Fetched {
-                        response: Arc::new(answer),
+                        response: answer,
                         stored: true,
                     };
                     return (Ok(fetched), Source::Shared);
@@ -53,7 +52,7 @@ impl Fetcher {
     /// What the winner leaves in the shared tier for the others.
     fn write_for(&self, result: &FetchResult) -> Write {
         match result {
-            Ok(fetched) if fetched.stored => Write::Answer(Arc::clone(&fetched.response)),
+            Ok(fetched) if fetched.stored => Write::Answer(fetched.response.clone()),
             _ if is_upstream_failure(result) => {
                 let bounds = BackoffBounds {
                     first: self.backoff_policy.initial,
@@ -72,7 +71,6 @@ impl Fetcher {
         let Some(stale) = stale else {
             return;
         };
-        let stale = Arc::new(stale);
         let serve_now = stale.stale_for(std::time::Instant::now()) < self.stale_while_revalidate;
         {
             // Under the flights lock, a purge either came first (and detached this fetch) or
@@ -82,7 +80,7 @@ impl Fetcher {
                 return;
             }
             if self.cache.get(&lead.key.key_ref()).is_none() {
-                self.cache.insert(lead.key.clone(), Arc::clone(&stale));
+                self.cache.insert(lead.key.clone(), stale.clone());
             }
         }
         if serve_now {
@@ -114,7 +112,7 @@ fn failure_result(failure: SharedFailure) -> FetchResult {
 /// The fleet's record of a failed fetch.
 fn shared_failure(result: &FetchResult) -> SharedFailure {
     match result {
-        Ok(fetched) => SharedFailure::Relayed(Arc::clone(&fetched.response)),
+        Ok(fetched) => SharedFailure::Relayed(fetched.response.clone()),
         Err(GatewayError::UpstreamTimeout) => SharedFailure::Timeout,
         Err(GatewayError::UpstreamUnreachable) => SharedFailure::Unreachable,
         Err(_) => SharedFailure::BadReply,

@@ -59,7 +59,7 @@ pub struct Lease {
 #[derive(Debug)]
 pub enum Write {
     /// A storable answer.
-    Answer(Arc<StoredResponse>),
+    Answer(StoredResponse),
     /// A failure the key now backs off from, fleet-wide.
     Failure(SharedFailure, BackoffBounds),
     /// Nothing to store (an answer that is relayed once, or this replica is protecting

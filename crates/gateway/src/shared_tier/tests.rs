@@ -59,14 +59,14 @@ fn key(identifier: &str, space: Option<&str>) -> TaskKey {
     )
 }
 
-fn task(body: &'static str, fresh_for: Duration) -> Arc<StoredResponse> {
-    Arc::new(StoredResponse::new(
+fn task(body: &'static str, fresh_for: Duration) -> StoredResponse {
+    StoredResponse::new(
         StatusCode::OK,
         Bytes::from_static(body.as_bytes()),
         HeaderValue::from_static("application/json"),
         EntryKind::SettledTask,
         fresh_for,
-    ))
+    )
 }
 
 fn won(lookup: Lookup) -> Lease {

@@ -40,7 +40,7 @@ enum Record {
 #[derive(Debug)]
 pub enum SharedFailure {
     /// Alumio answered with an error (5xx, 429) that is relayed as it came.
-    Relayed(std::sync::Arc<StoredResponse>),
+    Relayed(StoredResponse),
     /// Alumio did not answer in time.
     Timeout,
     /// Alumio could not be reached.
@@ -78,7 +78,7 @@ pub(super) fn encode_answer(
 pub(super) fn encode_failure(failure: &SharedFailure, owner: &str) -> Vec<u8> {
     let placeholder;
     let (record, response) = match failure {
-        SharedFailure::Relayed(response) => (Record::RelayedFailure, &**response),
+        SharedFailure::Relayed(response) => (Record::RelayedFailure, response),
         other => {
             placeholder = empty_response();
             let record = match other {
@@ -116,7 +116,7 @@ fn encode(
     out.extend_from_slice(&unix_millis_now().to_be_bytes());
     out.extend_from_slice(&response.status().as_u16().to_be_bytes());
     put_short(&mut out, response.content_type().as_bytes());
-    put_short(&mut out, response.etag().as_bytes());
+    put_short(&mut out, response.etag());
     match response.retry_after() {
         Some(value) => {
             out.push(1);
@@ -205,7 +205,7 @@ pub(super) fn decode(bytes: &[u8], owner: &str, max_body: usize) -> Result<Decod
     }
     let response = StoredResponse::new(status, body, content_type, kind, fresh_for)
         .with_retry_after(retry_after);
-    if response.etag().as_bytes() != etag.as_slice() {
+    if response.etag() != etag.as_slice() {
         return Err(Corrupt("etag does not match the body"));
     }
     Ok(Decoded {
@@ -237,9 +237,7 @@ impl Decoded {
     pub(super) fn into_failure(self) -> Option<SharedFailure> {
         match self.record {
             Record::Answer => None,
-            Record::RelayedFailure => {
-                Some(SharedFailure::Relayed(std::sync::Arc::new(self.response)))
-            }
+            Record::RelayedFailure => Some(SharedFailure::Relayed(self.response)),
             Record::Timeout => Some(SharedFailure::Timeout),
             Record::Unreachable => Some(SharedFailure::Unreachable),
             Record::BadReply => Some(SharedFailure::BadReply),

@@ -1,6 +1,5 @@
 //! Unit tests for the hit path: which requests it answers itself and which it hands on.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use alumio_transport::AlumioClient;
@@ -36,7 +35,7 @@ fn endpoint_with(fresh_for: Duration) -> Endpoint {
         EntryKind::SettledTask,
         fresh_for,
     );
-    state.cache().insert(key, Arc::new(entry));
+    state.cache().insert(key, entry);
     let router = Router::new().fallback(|| async { StatusCode::IM_A_TEAPOT.into_response() });
     Endpoint::with_hit_path(state, router)
 }
