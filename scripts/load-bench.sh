@@ -45,6 +45,8 @@ VARIANT_ADDR=127.0.0.1:18085
 # A second gateway to compare side by side, e.g. VARIANT_ENV="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
 # (allocator) or VARIANT_ARGS="--worker-threads 1" (runtime); shown as "gateway'" in the hit table.
 VARIANT_ENV=${VARIANT_ENV:-}
+# The environment of the gateway under test itself, e.g. GATEWAY_ENV="GLIBC_TUNABLES=glibc.malloc.hugetlb=1".
+GATEWAY_ENV=${GATEWAY_ENV:-}
 VARIANT_ARGS=${VARIANT_ARGS:-}
 SPACE_TASKS_LISTED=10000 # the simulator lists at most this many identifiers per space
 
@@ -162,7 +164,8 @@ gateway_args=(--listen "$GATEWAY_ADDR" --upstream "http://$SIM_ADDR/api/v1" --to
   --ttl-active 1h --ttl-settled 1h --cache-max-bytes 6GiB)
 # Consumers need no key here: the hit path is measured without per-consumer checks.
 if "$GATEWAY_BIN" --help | grep -q -- --allow-anonymous; then gateway_args+=(--allow-anonymous); fi
-taskset -c "$SERVER_CORE" "$GATEWAY_BIN" "${gateway_args[@]}" >"$WORK/gateway.log" 2>&1 &
+# shellcheck disable=SC2086 # GATEWAY_ENV is a word list on purpose.
+env $GATEWAY_ENV taskset -c "$SERVER_CORE" "$GATEWAY_BIN" "${gateway_args[@]}" >"$WORK/gateway.log" 2>&1 &
 GATEWAY_PID=$!
 STARTED+=("$GATEWAY_PID")
 taskset -c "$SERVER_CORE" "$HYPER_BIN" "$WORK/body.json" "$HYPER_ADDR" >"$WORK/hyper.log" 2>&1 &
