@@ -43,8 +43,10 @@ TWIN_ADDR=127.0.0.1:18084
 HEADERS_TWIN=${HEADERS_TWIN:-0}
 VARIANT_ADDR=127.0.0.1:18085
 # A second gateway to compare side by side, e.g. VARIANT_ENV="LD_PRELOAD=/usr/lib/x86_64-linux-gnu/libjemalloc.so.2"
-# (allocator) or VARIANT_ARGS="--worker-threads 1" (runtime); shown as "gateway'" in the hit table.
+# (allocator), VARIANT_ARGS="--worker-threads 1" (runtime) or VARIANT_BIN=<a gateway binary built
+# at another commit>; shown as "gateway'" in the hit table.
 VARIANT_ENV=${VARIANT_ENV:-}
+VARIANT_BIN=${VARIANT_BIN:-}
 # The environment of the gateway under test itself, e.g. GATEWAY_ENV="GLIBC_TUNABLES=glibc.malloc.hugetlb=1".
 GATEWAY_ENV=${GATEWAY_ENV:-}
 VARIANT_ARGS=${VARIANT_ARGS:-}
@@ -179,11 +181,11 @@ if [[ $HEADERS_TWIN == 1 ]]; then
   STARTED+=("$TWIN_PID")
 fi
 VARIANT_PID=
-if [[ -n $VARIANT_ENV || -n $VARIANT_ARGS ]]; then
+if [[ -n $VARIANT_ENV || -n $VARIANT_ARGS || -n $VARIANT_BIN ]]; then
   variant_args=("${gateway_args[@]}")
   variant_args[1]=$VARIANT_ADDR
   # shellcheck disable=SC2086 # VARIANT_ENV and VARIANT_ARGS are word lists on purpose.
-  env $VARIANT_ENV taskset -c "$SERVER_CORE" "$GATEWAY_BIN" "${variant_args[@]}" $VARIANT_ARGS \
+  env $VARIANT_ENV taskset -c "$SERVER_CORE" "${VARIANT_BIN:-$GATEWAY_BIN}" "${variant_args[@]}" $VARIANT_ARGS \
     >"$WORK/variant.log" 2>&1 &
   VARIANT_PID=$!
   STARTED+=("$VARIANT_PID")
