@@ -298,10 +298,16 @@ grep -qi '^x-cache: HIT' "$WORK/gateway.headers" || die "the gateway's third req
 [[ -z $NGINX_PID ]] || grep -qi '^x-cache: HIT' "$WORK/nginx.headers" || die "nginx's third request was not a HIT"
 
 # --- scenario hit: interleaved rounds, then the same rounds at a fixed offered load ---------
+# The servers for round N, starting one further along each round, so that none is always
+# measured first or last (on a shared machine, the position in a round skews a ratio).
+in_turn() { # ROUND
+  local n=${#SERVERS[@]} i
+  for ((i = 0; i < n; i++)); do printf '%s\n' "${SERVERS[$(((i + $1 - 1) % n))]}"; done
+}
 if wanted hit; then
   for server in "${SERVERS[@]}"; do : >"$WORK/hit.$server"; done
   for round in $(seq "$ROUNDS"); do
-    for server in "${SERVERS[@]}"; do
+    for server in $(in_turn "$round"); do
       measure "$server" "$HIT_PATH" >>"$WORK/hit.$server"
     done
     say "round $round: $(for s in "${SERVERS[@]}"; do printf '%s %s req/s  ' "$s" "$(tail -1 "$WORK/hit.$s" | cut -d' ' -f1)"; done)"
@@ -311,7 +317,7 @@ if wanted hit; then
   DELAY=$(awk -v c="$CONNS" -v r="$gw_rps" 'BEGIN {d = c * 1000 / (r / 2); d = int(d + 0.5); print (d < 1 ? 1 : d)}')
   for server in "${SERVERS[@]}"; do : >"$WORK/paced.$server"; done
   for round in $(seq "$ROUNDS"); do
-    for server in "${SERVERS[@]}"; do
+    for server in $(in_turn "$round"); do
       measure "$server" "$HIT_PATH" scripts/load-bench-paced.lua "$DELAY" >>"$WORK/paced.$server"
     done
   done
