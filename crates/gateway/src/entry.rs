@@ -278,7 +278,7 @@ impl StoredResponse {
     }
 
     /// How long ago the answer was received, at `now`.
-    pub fn age(&self, now: Instant) -> Duration {
+    fn age(&self, now: Instant) -> Duration {
         self.stored_at.until(now)
     }
 
@@ -299,7 +299,16 @@ impl StoredResponse {
 
     /// Whole seconds of freshness left at `now`.
     pub fn remaining_secs(&self, now: Instant) -> u64 {
-        self.fresh_for().saturating_sub(self.age(now)).as_secs()
+        self.age_and_remaining_secs(now).1
+    }
+
+    /// `Age` and `max-age` at `now`, in whole seconds, from one reading of the age.
+    pub fn age_and_remaining_secs(&self, now: Instant) -> (u64, u64) {
+        let age = self.age(now);
+        (
+            age.as_secs(),
+            self.fresh_for().saturating_sub(age).as_secs(),
+        )
     }
 
     /// What this entry costs the cache's byte budget, key included.

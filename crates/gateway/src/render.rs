@@ -133,8 +133,9 @@ fn headers_one_by_one(
         headers.insert(header::ETAG, entry.etag_header());
     }
     if stored {
-        headers.insert(header::AGE, seconds(entry.age_secs(now)));
-        headers.insert(header::CACHE_CONTROL, max_age(entry.remaining_secs(now)));
+        let (age, remaining) = entry.age_and_remaining_secs(now);
+        headers.insert(header::AGE, seconds(age));
+        headers.insert(header::CACHE_CONTROL, max_age(remaining));
     } else {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -202,14 +203,14 @@ impl Template {
 
     fn fill(&self, now: Instant, entry: &StoredResponse, id: Option<&HeaderValue>) -> HeaderMap {
         let mut headers = self.headers.clone();
-        let age = entry.age(now);
+        let (age, remaining) = entry.age_and_remaining_secs(now);
         for ((_, value), slot) in headers.iter_mut().zip(&self.slots) {
             match slot {
                 Slot::Fixed => {}
                 Slot::ContentLength => *value = HeaderValue::from(entry.body().len()),
                 Slot::Etag => *value = entry.etag_header(),
-                Slot::Age => *value = seconds(age.as_secs()),
-                Slot::MaxAge => *value = max_age(entry.fresh_for().saturating_sub(age).as_secs()),
+                Slot::Age => *value = seconds(age),
+                Slot::MaxAge => *value = max_age(remaining),
                 Slot::RequestId => {
                     if let Some(id) = id {
                         *value = id.clone();
