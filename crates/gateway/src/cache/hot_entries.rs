@@ -87,71 +87,65 @@ impl<'k, 'a> Probe<'k, 'a> {
 
     /// The entry if this thread's table holds it, unless this read is one moka should see.
     pub(super) fn get(&self) -> Option<StoredResponse> {
-        get(self.version, self.key, self.hash)
+        let (version, key, hash) = (self.version, self.key, self.hash);
+        // A thread's table is out of reach only while the thread is being torn down: a miss.
+        let found = TABLE.try_with(|table| {
+            let mut table = table.try_borrow_mut().ok()?;
+            let place = table.slots.get_mut(index(hash))?;
+            let slot = place.as_mut()?;
+            if slot.cache == version.cache && slot.changes != version.changes {
+                *place = None;
+                return None;
+            }
+            let valid = slot.cache == version.cache && slot.hash == hash && key.names(&slot.key);
+            if !valid {
+                return None;
+            }
+            slot.uses = slot.uses.wrapping_add(1);
+            (slot.uses % RECORD_EVERY != 0).then(|| slot.entry.clone())
+        });
+        found.ok().flatten()
     }
 
     /// Keeps `entry`, just read from moka, for this thread's next reads of the key.
     pub(super) fn put(&self, entry: &StoredResponse) {
-        put(self.version, self.key, self.hash, entry);
-    }
-}
-
-fn get(version: Version, key: &KeyRef<'_>, hash: u64) -> Option<StoredResponse> {
-    // A thread's table is out of reach only while the thread is being torn down: a miss.
-    let found = TABLE.try_with(|table| {
-        let mut table = table.try_borrow_mut().ok()?;
-        let place = table.slots.get_mut(index(hash))?;
-        let slot = place.as_mut()?;
-        if slot.cache == version.cache && slot.changes != version.changes {
-            *place = None;
-            return None;
-        }
-        let valid = slot.cache == version.cache && slot.hash == hash && key.names(&slot.key);
-        if !valid {
-            return None;
-        }
-        slot.uses = slot.uses.wrapping_add(1);
-        (slot.uses % RECORD_EVERY != 0).then(|| slot.entry.clone())
-    });
-    found.ok().flatten()
-}
-
-fn put(version: Version, key: &KeyRef<'_>, hash: u64, entry: &StoredResponse) {
-    if entry.body().len() > MAX_BODY_BYTES {
-        return;
-    }
-    let _ = TABLE.try_with(|table| {
-        let Ok(mut table) = table.try_borrow_mut() else {
+        let (version, key, hash) = (self.version, self.key, self.hash);
+        if entry.body().len() > MAX_BODY_BYTES {
             return;
-        };
-        if table.slots.is_empty() {
-            table.slots.resize_with(SLOTS, || None);
         }
-        table.fills = table.fills.wrapping_add(1);
-        let displace = table.fills % DISPLACE_EVERY == 0;
-        let Some(place) = table.slots.get_mut(index(hash)) else {
-            return;
-        };
-        if let Some(slot) = place {
-            if slot.cache == version.cache && slot.hash == hash && key.names(&slot.key) {
-                slot.changes = version.changes;
-                slot.entry = entry.clone();
+        let _ = TABLE.try_with(|table| {
+            let Ok(mut table) = table.try_borrow_mut() else {
                 return;
+            };
+            if table.slots.is_empty() {
+                table.slots.resize_with(SLOTS, || None);
             }
-            let held = slot.cache == version.cache && slot.changes == version.changes;
-            if held && !displace {
+            table.fills = table.fills.wrapping_add(1);
+            let displace = table.fills % DISPLACE_EVERY == 0;
+            let Some(place) = table.slots.get_mut(index(hash)) else {
                 return;
+            };
+            if let Some(slot) = place {
+                if slot.cache == version.cache && slot.hash == hash && key.names(&slot.key) {
+                    slot.changes = version.changes;
+                    slot.entry = entry.clone();
+                    return;
+                }
+                let held = slot.cache == version.cache && slot.changes == version.changes;
+                if held && !displace {
+                    return;
+                }
             }
-        }
-        *place = Some(Slot {
-            cache: version.cache,
-            changes: version.changes,
-            hash,
-            uses: 0,
-            key: key.to_key(),
-            entry: entry.clone(),
+            *place = Some(Slot {
+                cache: version.cache,
+                changes: version.changes,
+                hash,
+                uses: 0,
+                key: key.to_key(),
+                entry: entry.clone(),
+            });
         });
-    });
+    }
 }
 
 /// The slot `key` goes to.
