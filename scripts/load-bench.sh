@@ -47,7 +47,7 @@ VARIANT_ADDR=127.0.0.1:18085
 # at another commit>; shown as "gateway'" in the hit table.
 VARIANT_ENV=${VARIANT_ENV:-}
 VARIANT_BIN=${VARIANT_BIN:-}
-# The environment of the gateway under test itself, e.g. GATEWAY_ENV="GLIBC_TUNABLES=glibc.malloc.hugetlb=1".
+# The environment of the gateway under test itself, e.g. GATEWAY_ENV="GATEWAY_HUGE_PAGES=off".
 GATEWAY_ENV=${GATEWAY_ENV:-}
 VARIANT_ARGS=${VARIANT_ARGS:-}
 SPACE_TASKS_LISTED=10000 # the simulator lists at most this many identifiers per space
@@ -228,6 +228,8 @@ cpu_ticks() { # user + system clock ticks of the given processes, all threads in
 }
 CLK_TCK=$(getconf CLK_TCK)
 rss_kib() { awk '/^VmRSS:/ {print $2}' /proc/"$1"/status; }
+# How much of a process's memory the kernel backs with transparent huge pages.
+huge_kib() { awk '/^AnonHugePages:/ {print $2}' /proc/"$1"/smaps_rollup 2>/dev/null || echo "?"; }
 metric() { curl -s -m 5 "http://$GATEWAY_ADDR/metrics" | awk -v name="$1" '$1 == name {print $2}'; }
 
 # Runs wrk on CLIENT_CORE against a server; prints "rps p50_us p99_us requests cpu_us_per_req errors".
@@ -388,6 +390,7 @@ if wanted zipf; then
   per_entry=$(awk -v a="$rss_after" -v b="$rss_before" -v n="$loaded" 'BEGIN {printf "%.0f", (n > 0 ? (a - b) * 1024 / n : 0)}')
   say "memory: RSS ${rss_before} KiB -> ${rss_after} KiB for $loaded new entries (cache reports ${entries_after:-?} entries, ${cache_bytes:-?} weighed bytes)"
   say "memory: $per_entry bytes of RSS per entry; mean body $body_avg bytes; overhead $((per_entry - body_avg)) bytes"
+  say "memory: $(huge_kib "$GATEWAY_PID") KiB of it in transparent huge pages"
   say "target: RSS per entry <= body + 600 bytes: $(verdict "$((per_entry - body_avg))" "<=" 600) (at $loaded entries)"
   misses_before=$(metric alumio_gateway_cache_misses_total)
   for kind in one many; do

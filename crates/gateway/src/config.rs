@@ -56,6 +56,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether the gateway puts its heap on transparent huge pages (`huge_pages.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HugePages {
+    /// When the kernel hands out huge pages only on request and the libc is glibc: ask.
+    Auto,
+    /// Leave the heap on the kernel's default pages.
+    Off,
+}
+
 /// Points to the one subcommand, which `main` runs before reading any setting.
 const HASH_KEY_HELP: &str = "To add a consumer: `alumio-gateway hash-key --generate` (or pipe a key to `alumio-gateway hash-key`) prints its key-sha256 line for the --consumers file.";
 
@@ -210,6 +219,11 @@ pub struct Settings {
     /// Threads serving requests (default: one per CPU core the process may use).
     #[arg(long, env = "GATEWAY_WORKER_THREADS", value_name = "N", value_parser = at_least_one)]
     pub worker_threads: Option<usize>,
+
+    /// Transparent huge pages for the heap: `auto` restarts the process once with glibc's
+    /// huge-page tunables when the kernel's THP mode is `madvise`; `off` leaves the heap alone.
+    #[arg(long, env = "GATEWAY_HUGE_PAGES", value_enum, default_value = "auto")]
+    pub huge_pages: HugePages,
 
     /// Redis (or Valkey) of the shared tier: redis:// or rediss:// (TLS), with user, password
     /// and database number; several comma-separated seeds with --redis-cluster. Without it each

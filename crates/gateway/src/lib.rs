@@ -39,6 +39,7 @@ pub mod fetch;
 pub mod freshness;
 mod gcra;
 mod hex;
+pub mod huge_pages;
 pub mod key;
 pub mod metrics;
 pub mod render;

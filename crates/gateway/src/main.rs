@@ -4,7 +4,8 @@
 use std::process::ExitCode;
 
 use alumio_gateway::{
-    Application, ConfigError, Settings, StartupError, access, shutdown_signal, telemetry,
+    Application, ConfigError, Settings, StartupError, access, huge_pages, shutdown_signal,
+    telemetry,
 };
 
 /// `EX_USAGE` from sysexits.h: the configuration is wrong.
@@ -29,7 +30,10 @@ fn main() -> ExitCode {
         }
         Err(error) => return usage_error(&error),
     };
+    // Before any thread starts: this may replace the process with itself under other tunables.
+    let heap_pages = huge_pages::prepare(settings.huge_pages);
     telemetry::init(settings.log_format);
+    heap_pages.log();
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(threads) = settings.worker_threads {
         runtime.worker_threads(threads);

@@ -163,25 +163,7 @@ fn the_environment_wins_over_the_file_and_a_flag_wins_over_the_environment() {
 
 #[test]
 fn the_demo_serves_a_miss_then_a_hit_then_stops_on_sigterm() {
-    let child = gateway()
-        .args(["--demo", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut running = Running(child);
-    let stdout = running.0.stdout.take().unwrap();
-    let (sender, receiver) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if let Some(url) = line.split('\'').nth(1).filter(|u| u.starts_with("http://")) {
-                let _ = sender.send(url.to_owned());
-            }
-        }
-    });
-    let url = receiver
-        .recv_timeout(Duration::from_secs(30))
-        .expect("the demo prints an example URL");
+    let (mut running, url) = start_demo(&[]);
 
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -204,5 +186,68 @@ fn the_demo_serves_a_miss_then_a_hit_then_stops_on_sigterm() {
         assert_eq!(not_modified.status(), 304);
     });
 
+    running.terminate_cleanly();
+}
+
+/// Starts the demo with `args` added and returns it once it serves, with the first example URL
+/// it printed.
+fn start_demo(args: &[&str]) -> (Running, String) {
+    let child = gateway()
+        .env_remove("GLIBC_TUNABLES")
+        .args(["--demo", "--listen", "127.0.0.1:0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().unwrap();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // Read to the end, so the banner's later lines never meet a closed pipe.
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(url) = line.split('\'').nth(1).filter(|u| u.starts_with("http://")) {
+                let _ = sender.send(url.to_owned());
+            }
+        }
+    });
+    let url = receiver
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the demo prints an example URL");
+    (running, url)
+}
+
+/// The environment the running process of `running` has now.
+fn environment_of(running: &Running) -> String {
+    let environ = std::fs::read(format!("/proc/{}/environ", running.0.id())).unwrap();
+    String::from_utf8_lossy(&environ).into_owned()
+}
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[test]
+fn on_a_madvise_kernel_the_gateway_restarts_itself_on_huge_pages_unless_told_off() {
+    let modes =
+        std::fs::read_to_string("/sys/kernel/mm/transparent_hugepage/enabled").unwrap_or_default();
+    let asks = modes.contains("[madvise]");
+    // glibc splits the variable at its colons in place as it reads it, so the process's
+    // environment shows the first tunable only.
+    let first = alumio_gateway::huge_pages::TUNABLES
+        .split(':')
+        .next()
+        .unwrap();
+    let tunables = format!("GLIBC_TUNABLES={first}");
+
+    let (mut running, _) = start_demo(&[]);
+    let environ = environment_of(&running);
+    assert_eq!(
+        environ.split('\0').any(|v| v == tunables),
+        asks,
+        "THP modes: {modes}"
+    );
+    running.terminate_cleanly();
+
+    let (mut running, _) = start_demo(&["--huge-pages", "off"]);
+    let environ = environment_of(&running);
+    assert!(!environ.contains("GLIBC_TUNABLES"), "{environ}");
     running.terminate_cleanly();
 }
