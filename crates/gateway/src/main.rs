@@ -45,6 +45,8 @@ fn main() -> ExitCode {
 }
 
 async fn serve(settings: Settings) -> ExitCode {
+    // Listening before start-up, so that a SIGTERM during it is a clean stop.
+    let shutdown = shutdown_signal();
     let application = match Application::build(settings).await {
         Ok(application) => application,
         Err(StartupError::Config(error)) => return usage_error(&error),
@@ -54,7 +56,7 @@ async fn serve(settings: Settings) -> ExitCode {
     if let Some(demo) = application.demo() {
         print_demo_banner(application.address(), demo);
     }
-    match application.run_until_stopped(shutdown_signal()).await {
+    match application.run_until_stopped(shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => failure(anyhow::Error::new(error).context("serving")),
     }
