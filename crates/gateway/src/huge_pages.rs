@@ -76,15 +76,15 @@ enum Plan {
 
 /// The decision alone, from what the process was started with and what the kernel does.
 fn plan(setting: HugePages, tunables: Option<&OsStr>, thp_mode: Option<&str>, glibc: bool) -> Plan {
-    let keep = Plan::Keep;
-    match tunables {
-        Some(tunables) if tunables == TUNABLES => keep(HeapPages::Huge),
-        Some(_) => keep(HeapPages::OperatorTunables),
-        None if setting == HugePages::Off => keep(HeapPages::TurnedOff),
-        None if !glibc => keep(HeapPages::NotGlibc),
-        None if thp_mode == Some("madvise") => Plan::Respawn,
-        None => keep(HeapPages::KernelDecides(thp_mode.map(str::to_owned))),
-    }
+    let outcome = match tunables {
+        Some(tunables) if tunables == TUNABLES => HeapPages::Huge,
+        Some(_) => HeapPages::OperatorTunables,
+        None if setting == HugePages::Off => HeapPages::TurnedOff,
+        None if !glibc => HeapPages::NotGlibc,
+        None if thp_mode == Some("madvise") => return Plan::Respawn,
+        None => HeapPages::KernelDecides(thp_mode.map(str::to_owned)),
+    };
+    Plan::Keep(outcome)
 }
 
 fn thp_mode() -> Option<String> {
