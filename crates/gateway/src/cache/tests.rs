@@ -93,6 +93,32 @@ fn keys_sharing_a_slot_never_answer_for_each_other() {
 }
 
 #[test]
+fn a_threads_hot_entries_hold_bounded_bodies_and_the_rest_still_answer() {
+    let cache = MokaResponseCache::new(256 << 20, Duration::from_secs(3600));
+    let body = "x".repeat(16_000);
+    let tasks: Vec<TaskKey> = (0..2_000)
+        .map(|i| key(&format!("t-{i}"), Some("acme")))
+        .collect();
+    for task in &tasks {
+        cache.insert(task.clone(), answer(&body));
+    }
+    for _ in 0..2 {
+        for task in &tasks {
+            assert_eq!(body_of(&cache, task).as_deref(), Some(body.as_bytes()));
+        }
+    }
+    let held = hot_entries::held_body_bytes();
+    assert!(
+        held <= hot_entries::MAX_HELD_BODY_BYTES,
+        "{held} bytes held"
+    );
+    assert!(
+        held > hot_entries::MAX_HELD_BODY_BYTES / 2,
+        "only {held} bytes held"
+    );
+}
+
+#[test]
 fn one_cache_never_answers_from_another_caches_hot_entries() {
     let (a, b) = (cache(), cache());
     let task = key("t-1", Some("acme"));
