@@ -51,8 +51,9 @@ pub struct MokaResponseCache {
     entries: moka::sync::Cache<TaskKey, Stamped>,
     scoped_purges: ScopedPurges,
     id: u64,
-    /// Inserts and purges so far: a hot-entry slot answers only at the count it was filled at.
-    changes: AtomicU64,
+    /// Inserts and purges so far, by shard of keys: a hot-entry slot answers only at the count
+    /// it was filled at.
+    changes: hot_entries::Changes,
 }
 
 /// Tells the caches of one process apart in the threads' hot-entry tables.
@@ -77,20 +78,8 @@ impl MokaResponseCache {
             entries,
             scoped_purges: ScopedPurges::new(),
             id: NEXT_CACHE_ID.fetch_add(1, Ordering::Relaxed),
-            changes: AtomicU64::new(0),
+            changes: hot_entries::Changes::new(),
         }
-    }
-
-    fn version(&self) -> hot_entries::Version {
-        hot_entries::Version {
-            cache: self.id,
-            changes: self.changes.load(Ordering::Acquire),
-        }
-    }
-
-    /// After the change is made: a lookup that sees the new count sees the change.
-    fn changed(&self) {
-        self.changes.fetch_add(1, Ordering::Release);
     }
 }
 
@@ -110,7 +99,7 @@ const MAX_KEEP_UNREAD_FOR: Duration = Duration::from_secs(100 * 365 * 86_400);
 
 impl ResponseCache for MokaResponseCache {
     fn get(&self, key: &KeyRef<'_>) -> Option<StoredResponse> {
-        let probe = hot_entries::Probe::new(self.version(), key);
+        let probe = hot_entries::Probe::new(self.id, &self.changes, key);
         if let Some(entry) = probe.get() {
             return Some(entry);
         }
@@ -124,19 +113,26 @@ impl ResponseCache for MokaResponseCache {
 
     fn insert(&self, key: TaskKey, response: StoredResponse) {
         let stamp = self.scoped_purges.stamp();
+        let changes = self.changes.of(&key.key_ref());
         self.entries.insert(key, Stamped { response, stamp });
-        self.changed();
+        changes.changed();
     }
 
     fn purge(&self, scope: &PurgeScope) {
         match scope {
-            PurgeScope::Task(key) => self.entries.invalidate(key),
-            PurgeScope::All => self.entries.invalidate_all(),
+            PurgeScope::Task(key) => {
+                self.entries.invalidate(key);
+                self.changes.of(&key.key_ref()).changed();
+            }
+            PurgeScope::All => {
+                self.entries.invalidate_all();
+                self.changes.all_changed();
+            }
             PurgeScope::Space(_) | PurgeScope::WithoutSpace => {
                 self.scoped_purges.record(scope);
+                self.changes.all_changed();
             }
         }
-        self.changed();
     }
 
     fn usage(&self) -> CacheUsage {

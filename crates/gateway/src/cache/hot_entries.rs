@@ -3,10 +3,12 @@
 //! A moka lookup costs about a fifth of a hit: the key's SipHash, the concurrent table, the
 //! read recorded for its access order. Over many keys it is also what misses the CPU's caches.
 //! Each thread keeps the entries it reads in a direct-mapped table, and a slot answers only
-//! while nothing has been stored in or purged from its cache since it was filled: every
-//! insert and purge moves the cache's change count, so a slot can never return what moka would
-//! no longer return (entries moka drops for room or idleness are still answers: freshness is
-//! the entry's own and is checked by the caller). A slot holds the full key and answers only a
+//! while nothing that could reach it has been stored in or purged from its cache since it was
+//! filled. The cache counts its changes in [`Changes`], one count per shard of slots: storing
+//! or purging a key moves its shard's count, a purge of a space or of everything moves them
+//! all, so a slot can never return what moka would no longer return (entries moka drops for
+//! room or idleness are still answers: freshness is the entry's own and is checked by the
+//! caller). A slot holds the full key and answers only a
 //! key equal to it; the table's hash only picks the slot.
 //!
 //! moka still sees one read in [`RECORD_EVERY`] of each entry's, so its eviction policy does not
@@ -19,6 +21,7 @@
 //! emptied at once, so a purged entry is let go by the next lookup that lands on its slot.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::entry::StoredResponse;
 use crate::key::{KeyRef, TaskKey};
@@ -88,12 +91,57 @@ thread_local! {
     static TABLE: RefCell<Table> = RefCell::new(Table::default());
 }
 
-/// Where a cache's entries are found in the table: the cache's identity and its change count
-/// when the lookup began.
+/// A cache's change count, split by the slot a key falls in, so that storing one key leaves
+/// the slots of most other keys answering. A slot and every key that falls in it share a
+/// shard, so a change to a key always reaches the slot that may hold it.
+pub(super) struct Changes {
+    shards: [AtomicU64; CHANGE_SHARDS],
+}
+
+/// Shards of a change count: storing a key empties, lazily, one slot in this many.
+const CHANGE_SHARDS: usize = 64;
+const _: () = assert!(CHANGE_SHARDS.is_power_of_two() && CHANGE_SHARDS <= SLOTS);
+
+impl Changes {
+    pub(super) fn new() -> Self {
+        Self {
+            shards: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    /// The count that changes to `key` move, found before the key is handed to moka.
+    pub(super) fn of(&self, key: &KeyRef<'_>) -> KeyChanges<'_> {
+        KeyChanges(self.shard(slot_hash(key)))
+    }
+
+    /// After a change that may reach any key, such as a purge of a space.
+    pub(super) fn all_changed(&self) {
+        for shard in &self.shards {
+            shard.fetch_add(1, Ordering::Release);
+        }
+    }
+
+    fn shard(&self, hash: u64) -> &AtomicU64 {
+        &self.shards[index(hash) % CHANGE_SHARDS]
+    }
+}
+
+/// The shard of [`Changes`] that one key's changes move.
+pub(super) struct KeyChanges<'c>(&'c AtomicU64);
+
+impl KeyChanges<'_> {
+    /// After the key was stored or dropped: a lookup that sees the new count sees the change.
+    pub(super) fn changed(self) {
+        self.0.fetch_add(1, Ordering::Release);
+    }
+}
+
+/// Where a key's entry is found in the table: the cache's identity and the change count of
+/// the key's shard when the lookup began.
 #[derive(Clone, Copy)]
-pub(super) struct Version {
-    pub(super) cache: u64,
-    pub(super) changes: u64,
+struct Version {
+    cache: u64,
+    changes: u64,
 }
 
 /// One lookup of one key: where its slot is, worked out once for the table's read and, when
@@ -105,12 +153,14 @@ pub(super) struct Probe<'k, 'a> {
 }
 
 impl<'k, 'a> Probe<'k, 'a> {
-    pub(super) fn new(version: Version, key: &'k KeyRef<'a>) -> Self {
-        Self {
-            version,
-            key,
-            hash: slot_hash(key),
-        }
+    /// A lookup of `key` in the cache `cache`, whose changes are counted by `changes`.
+    pub(super) fn new(cache: u64, changes: &Changes, key: &'k KeyRef<'a>) -> Self {
+        let hash = slot_hash(key);
+        let version = Version {
+            cache,
+            changes: changes.shard(hash).load(Ordering::Acquire),
+        };
+        Self { version, key, hash }
     }
 
     /// The entry if this thread's table holds it, unless this read is one moka should see.
@@ -187,6 +237,12 @@ impl<'k, 'a> Probe<'k, 'a> {
 #[cfg(test)]
 pub(super) fn held_body_bytes() -> usize {
     TABLE.with_borrow(|table| table.held_body_bytes)
+}
+
+/// The shard of [`Changes`] that `key`'s changes move.
+#[cfg(test)]
+pub(super) fn shard_of(key: &KeyRef<'_>) -> usize {
+    index(slot_hash(key)) % CHANGE_SHARDS
 }
 
 /// The slot `key` goes to.

@@ -75,6 +75,27 @@ fn every_purge_scope_reaches_hot_entries_at_once() {
 }
 
 #[test]
+fn storing_one_key_leaves_the_hot_entries_of_other_shards_answering() {
+    let cache = cache();
+    let hot = key("t-hot", Some("acme"));
+    let shard = hot_entries::shard_of(&hot.key_ref());
+    let other = (0..1_000)
+        .map(|i| key(&format!("t-{i}"), Some("acme")))
+        .find(|candidate| hot_entries::shard_of(&candidate.key_ref()) != shard)
+        .expect("a key of another shard among 1,000");
+    cache.insert(hot.clone(), answer("hot"));
+    read_hot(&cache, &hot, "hot");
+    cache.insert(other, answer("other"));
+    // With the entry gone from moka behind the table's back, only the hot slot can answer.
+    cache.entries.invalidate(&hot);
+    let answers = (0..2).filter(|_| body_of(&cache, &hot).is_some()).count();
+    assert!(
+        answers >= 1,
+        "the hot slot was emptied by another shard's change"
+    );
+}
+
+#[test]
 fn keys_sharing_a_slot_never_answer_for_each_other() {
     let cache = cache();
     // Find two keys of different spaces that the table puts in the same slot.
