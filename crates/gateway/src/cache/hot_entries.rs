@@ -122,7 +122,7 @@ impl Changes {
     }
 
     fn shard(&self, hash: u64) -> &AtomicU64 {
-        &self.shards[index(hash) % CHANGE_SHARDS]
+        &self.shards[shard_index(hash)]
     }
 }
 
@@ -242,7 +242,7 @@ pub(super) fn held_body_bytes() -> usize {
 /// The shard of [`Changes`] that `key`'s changes move.
 #[cfg(test)]
 pub(super) fn shard_of(key: &KeyRef<'_>) -> usize {
-    index(slot_hash(key)) % CHANGE_SHARDS
+    shard_index(slot_hash(key))
 }
 
 /// The slot `key` goes to.
@@ -273,6 +273,11 @@ fn hash_words(hash: u64, bytes: &[u8]) -> u64 {
     }
     hash = step(hash, u64::from_le_bytes(last));
     step(hash, bytes.len() as u64)
+}
+
+/// The shard of [`Changes`] a hash's slot belongs to.
+fn shard_index(hash: u64) -> usize {
+    index(hash) % CHANGE_SHARDS
 }
 
 fn index(hash: u64) -> usize {

@@ -19,6 +19,14 @@ fn key(identifier: &str, space: Option<&str>) -> TaskKey {
     TaskKey::from_path_and_query(&format!("/api/v1/tasks/{identifier}"), query.as_deref()).unwrap()
 }
 
+/// The first of the keys `t-0`, `t-1`, ... of `space` that `wanted` accepts.
+fn first_key_where(space: &str, wanted: impl Fn(&TaskKey) -> bool) -> TaskKey {
+    (0..100_000)
+        .map(|i| key(&format!("t-{i}"), Some(space)))
+        .find(wanted)
+        .expect("a wanted key among 100,000")
+}
+
 fn answer(body: &str) -> StoredResponse {
     StoredResponse::new(
         StatusCode::OK,
@@ -79,10 +87,9 @@ fn storing_one_key_leaves_the_hot_entries_of_other_shards_answering() {
     let cache = cache();
     let hot = key("t-hot", Some("acme"));
     let shard = hot_entries::shard_of(&hot.key_ref());
-    let other = (0..1_000)
-        .map(|i| key(&format!("t-{i}"), Some("acme")))
-        .find(|candidate| hot_entries::shard_of(&candidate.key_ref()) != shard)
-        .expect("a key of another shard among 1,000");
+    let other = first_key_where("acme", |candidate| {
+        hot_entries::shard_of(&candidate.key_ref()) != shard
+    });
     cache.insert(hot.clone(), answer("hot"));
     read_hot(&cache, &hot, "hot");
     cache.insert(other, answer("other"));
@@ -101,10 +108,9 @@ fn keys_sharing_a_slot_never_answer_for_each_other() {
     // Find two keys of different spaces that the table puts in the same slot.
     let first = key("t-0", Some("acme"));
     let slot = hot_entries::slot_of(&first.key_ref());
-    let second = (1..100_000)
-        .map(|i| key(&format!("t-{i}"), Some("other")))
-        .find(|candidate| hot_entries::slot_of(&candidate.key_ref()) == slot)
-        .expect("a colliding key among 100,000");
+    let second = first_key_where("other", |candidate| {
+        hot_entries::slot_of(&candidate.key_ref()) == slot
+    });
     cache.insert(first.clone(), answer("acme's"));
     cache.insert(second.clone(), answer("other's"));
     for _ in 0..4 * hot_entries::DISPLACE_EVERY {
