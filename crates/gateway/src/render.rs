@@ -2,7 +2,7 @@
 //! headers, plus the few headers that depend on the moment (`Age`, `Cache-Control`).
 
 use std::sync::LazyLock;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -66,7 +66,8 @@ pub fn render(
         headers: request_headers,
         request_id,
     };
-    render_at(Instant::now(), entry, outcome, stored, &request)
+    let age = entry.age(Instant::now());
+    render_at(age, entry, outcome, stored, &request)
         .map(|body| body.map_or_else(Body::empty, Body::from))
 }
 
@@ -81,10 +82,10 @@ pub struct RenderRequest<'a> {
     pub request_id: Option<&'a HeaderValue>,
 }
 
-/// The response for `entry` as of `now`, with the body it sends (`None`: no body). The router
+/// The response for `entry`, `age` old, with the body it sends (`None`: no body). The router
 /// and the hit path both answer through this one function, so their headers cannot drift apart.
 pub fn render_at(
-    now: Instant,
+    age: Duration,
     entry: &StoredResponse,
     outcome: CacheOutcome,
     stored: bool,
@@ -100,8 +101,8 @@ pub fn render_at(
         (entry.status(), Some(entry.shared_body()))
     };
     let headers = match fresh_hit_template(entry, outcome, stored, request, not_modified) {
-        Some(template) => template.fill(now, entry, request.request_id),
-        None => headers_one_by_one(now, entry, outcome, stored, request, not_modified),
+        Some(template) => template.fill(age, entry, request.request_id),
+        None => headers_one_by_one(age, entry, outcome, stored, request, not_modified),
     };
     let mut response = http::Response::new(body);
     *response.status_mut() = status;
@@ -112,7 +113,7 @@ pub fn render_at(
 /// The headers in their order, each inserted by name: for every answer the templates below do
 /// not cover.
 fn headers_one_by_one(
-    now: Instant,
+    age: Duration,
     entry: &StoredResponse,
     outcome: CacheOutcome,
     stored: bool,
@@ -133,7 +134,7 @@ fn headers_one_by_one(
         headers.insert(header::ETAG, entry.etag_header());
     }
     if stored {
-        let (age, remaining) = entry.age_and_remaining_secs(now);
+        let (age, remaining) = entry.age_and_remaining_secs(age);
         headers.insert(header::AGE, seconds(age));
         headers.insert(header::CACHE_CONTROL, max_age(remaining));
     } else {
@@ -201,9 +202,9 @@ impl Template {
         Self { headers, slots }
     }
 
-    fn fill(&self, now: Instant, entry: &StoredResponse, id: Option<&HeaderValue>) -> HeaderMap {
+    fn fill(&self, age: Duration, entry: &StoredResponse, id: Option<&HeaderValue>) -> HeaderMap {
         let mut headers = self.headers.clone();
-        let (age, remaining) = entry.age_and_remaining_secs(now);
+        let (age, remaining) = entry.age_and_remaining_secs(age);
         for ((_, value), slot) in headers.iter_mut().zip(&self.slots) {
             match slot {
                 Slot::Fixed => {}

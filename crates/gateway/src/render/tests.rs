@@ -129,19 +129,19 @@ fn the_hit_templates_give_the_headers_inserted_one_by_one() {
             headers: &headers,
             request_id: Some(&id),
         };
-        let now = Instant::now();
+        let age = stored.age(Instant::now());
         let not_modified = conditional == Some(etag.as_str());
         let template = fresh_hit_template(&stored, CacheOutcome::Hit, true, &request, not_modified)
             .expect("a template covers a fresh hit");
         let expected = headers_one_by_one(
-            now,
+            age,
             &stored,
             CacheOutcome::Hit,
             true,
             &request,
             not_modified,
         );
-        let filled = template.fill(now, &stored, request.request_id);
+        let filled = template.fill(age, &stored, request.request_id);
         let pairs = |map: &HeaderMap| {
             map.iter()
                 .map(|(name, value)| (name.clone(), value.clone()))

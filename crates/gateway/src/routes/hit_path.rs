@@ -114,7 +114,8 @@ fn fresh_hit<B>(
     admission.authorize(key).ok()?;
     let now = Instant::now();
     let entry = state.cache().get(key)?;
-    if !entry.is_fresh(now) {
+    let age = entry.age(now);
+    if !entry.is_fresh_at_age(age) {
         return None;
     }
     state.metrics().cache.hits.increment(1);
@@ -126,7 +127,7 @@ fn fresh_hit<B>(
         request_id: Some(&id),
     };
     let mut response =
-        render_at(now, &entry, CacheOutcome::Hit, true, &rendering).map(HitBody::Bytes);
+        render_at(age, &entry, CacheOutcome::Hit, true, &rendering).map(HitBody::Bytes);
     if admission.is_audited() {
         admission.tag(&mut response, Some(key));
         log_request(
