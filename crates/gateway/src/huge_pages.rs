@@ -9,6 +9,12 @@
 //! read once, as the process starts, so a gateway started without them executes itself again
 //! at once, with the same arguments and the tunables set. A `GLIBC_TUNABLES` that whoever
 //! started the gateway set is left alone, and `--huge-pages off` leaves the heap as it is.
+//!
+//! glibc 2.35 and 2.36 (Debian 12, Ubuntu 22.04) read the kernel's THP mode into a buffer they
+//! do not terminate, so whether the tunable takes depends on a stale byte of the stack, which
+//! differs from one start to the next: seen here, about one start in two missed them. So a start
+//! with the tunables checks that glibc took them (its heap mapping carries the kernel's `hg`
+//! flag once it has grown) and executes itself again when it did not, up to [`MAX_STARTS`].
 
 use std::ffi::OsStr;
 
@@ -20,11 +26,34 @@ pub const TUNABLES: &str = "glibc.malloc.hugetlb=1:glibc.malloc.arena_max=1";
 /// The kernel's THP mode: the bracketed word, such as `always [madvise] never`.
 const THP_ENABLED: &str = "/sys/kernel/mm/transparent_hugepage/enabled";
 
+/// How many starts with [`TUNABLES`] the gateway makes before it leaves the heap on 4 KiB pages.
+/// Each start takes milliseconds; with one start in two missing, 24 all miss about once in
+/// sixteen million.
+pub const MAX_STARTS: u32 = 24;
+
+/// The starts made so far, counted in the environment of the next one.
+const STARTS_VAR: &str = "ALUMIO_GATEWAY_HEAP_STARTS";
+
+/// The heap growth that shows whether glibc asks for huge pages: blocks below glibc's mmap
+/// threshold (128 KiB), enough of them to take the heap past a 2 MiB boundary and through a
+/// whole 2 MiB step, which is the first growth glibc asks for.
+const PROBE_BLOCK_BYTES: usize = 64 * 1024;
+const PROBE_BLOCKS: usize = 72;
+
 /// What became of the heap's pages, for one line in the log once logging is set up.
 #[derive(Debug)]
 pub enum HeapPages {
-    /// Started with [`TUNABLES`]: glibc asks for huge pages for the whole heap.
-    Huge,
+    /// Started with [`TUNABLES`], which glibc took on this start (counting from 1): it asks for
+    /// huge pages as it grows the heap.
+    Huge {
+        /// Starts with the tunables it took, this one included.
+        starts: u32,
+    },
+    /// glibc ignored [`TUNABLES`] on each of this many starts, so the heap stays on 4 KiB pages.
+    GlibcIgnoredTunables {
+        /// Starts made with the tunables.
+        starts: u32,
+    },
     /// `--huge-pages off`.
     TurnedOff,
     /// `GLIBC_TUNABLES` was set by whoever started the gateway, and is theirs to decide.
@@ -43,9 +72,15 @@ impl HeapPages {
     /// `warn` when asking failed, and at `debug` when there was nothing to ask.
     pub fn log(&self) {
         match self {
-            Self::Huge => {
-                tracing::info!("heap on transparent huge pages (GLIBC_TUNABLES={TUNABLES})");
-            }
+            Self::Huge { starts } => tracing::info!(
+                starts,
+                "heap on transparent huge pages (GLIBC_TUNABLES={TUNABLES})"
+            ),
+            Self::GlibcIgnoredTunables { starts } => tracing::warn!(
+                starts,
+                "glibc ignored GLIBC_TUNABLES={TUNABLES} on every start (glibc 2.35 and 2.36 \
+                 misread the kernel's THP mode at random); the heap stays on 4 KiB pages"
+            ),
             Self::RespawnFailed(error) => tracing::warn!(
                 "could not restart with glibc's huge-page tunables; the heap stays on 4 KiB pages: {error}"
             ),
@@ -55,15 +90,71 @@ impl HeapPages {
 }
 
 /// Decides, and when huge pages are worth asking for executes the gateway again with
-/// [`TUNABLES`]: then this returns only if that failed. Call it first thing, before any thread
-/// is started.
+/// [`TUNABLES`], until glibc takes them or [`MAX_STARTS`] are made: then this returns only if
+/// executing failed. Call it first thing, before any thread is started.
 pub fn prepare(setting: HugePages) -> HeapPages {
     let tunables = std::env::var_os("GLIBC_TUNABLES");
     let mode = thp_mode();
-    match plan(setting, tunables.as_deref(), mode.as_deref(), GLIBC) {
-        Plan::Respawn => HeapPages::RespawnFailed(respawn()),
+    let starts = std::env::var(STARTS_VAR)
+        .ok()
+        .and_then(|starts| starts.parse().ok())
+        .unwrap_or(0);
+    let plan = plan(setting, tunables.as_deref(), mode.as_deref(), GLIBC);
+    match checked(plan, starts, heap_takes_huge_pages) {
+        Plan::Respawn => HeapPages::RespawnFailed(respawn(starts + 1)),
         Plan::Keep(outcome) => outcome,
     }
+}
+
+/// `plan` once a start with the tunables has checked, with `took`, whether glibc took them.
+fn checked(plan: Plan, starts: u32, took: impl FnOnce() -> bool) -> Plan {
+    match plan {
+        Plan::Keep(HeapPages::Huge { .. }) => {
+            let starts = starts.max(1);
+            if took() {
+                Plan::Keep(HeapPages::Huge { starts })
+            } else if starts < MAX_STARTS {
+                Plan::Respawn
+            } else {
+                Plan::Keep(HeapPages::GlibcIgnoredTunables { starts })
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether glibc asks for huge pages for its heap: grows the heap by a few megabytes, then
+/// looks for the kernel's `hg` flag on the heap's mapping.
+fn heap_takes_huge_pages() -> bool {
+    let growth: Vec<Vec<u8>> = (0..PROBE_BLOCKS)
+        .map(|_| vec![1; PROBE_BLOCK_BYTES])
+        .collect();
+    std::hint::black_box(&growth);
+    let mappings = std::fs::read_to_string("/proc/self/smaps");
+    drop(growth);
+    mappings.is_ok_and(|mappings| heap_is_marked_for_huge_pages(&mappings))
+}
+
+/// Whether a `[heap]` mapping of `/proc/<pid>/smaps` carries the `hg` (`MADV_HUGEPAGE`) flag.
+pub fn heap_is_marked_for_huge_pages(smaps: &str) -> bool {
+    let mut in_heap = false;
+    for line in smaps.lines() {
+        if let Some(flags) = line.strip_prefix("VmFlags:") {
+            if in_heap && flags.split_whitespace().any(|flag| flag == "hg") {
+                return true;
+            }
+        } else if is_mapping_line(line) {
+            in_heap = line.trim_end().ends_with("[heap]");
+        }
+    }
+    false
+}
+
+/// A mapping's first line starts with its address range, `start-end` in hex.
+fn is_mapping_line(line: &str) -> bool {
+    line.split_whitespace().next().is_some_and(|range| {
+        range.contains('-') && range.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit())
+    })
 }
 
 const GLIBC: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
@@ -77,7 +168,7 @@ enum Plan {
 /// The decision alone, from what the process was started with and what the kernel does.
 fn plan(setting: HugePages, tunables: Option<&OsStr>, thp_mode: Option<&str>, glibc: bool) -> Plan {
     let outcome = match tunables {
-        Some(tunables) if tunables == TUNABLES => HeapPages::Huge,
+        Some(tunables) if tunables == TUNABLES => HeapPages::Huge { starts: 1 },
         Some(_) => HeapPages::OperatorTunables,
         None if setting == HugePages::Off => HeapPages::TurnedOff,
         None if !glibc => HeapPages::NotGlibc,
@@ -97,10 +188,10 @@ fn bracketed(modes: &str) -> Option<&str> {
     rest.split_once(']').map(|(mode, _)| mode)
 }
 
-/// Replaces this process (same pid, same arguments) with the gateway under [`TUNABLES`];
-/// returns only why that could not be done.
+/// Replaces this process (same pid, same arguments) with the gateway under [`TUNABLES`], as
+/// start number `start`; returns only why that could not be done.
 #[cfg(unix)]
-fn respawn() -> std::io::Error {
+fn respawn(start: u32) -> std::io::Error {
     use std::os::unix::process::CommandExt;
 
     let mut args = std::env::args_os();
@@ -112,11 +203,15 @@ fn respawn() -> std::io::Error {
     if let Some(name) = args.next() {
         command.arg0(name);
     }
-    command.args(args).env("GLIBC_TUNABLES", TUNABLES).exec()
+    command
+        .args(args)
+        .env("GLIBC_TUNABLES", TUNABLES)
+        .env(STARTS_VAR, start.to_string())
+        .exec()
 }
 
 #[cfg(not(unix))]
-fn respawn() -> std::io::Error {
+fn respawn(_start: u32) -> std::io::Error {
     std::io::Error::from(std::io::ErrorKind::Unsupported)
 }
 
@@ -138,7 +233,60 @@ mod tests {
         let first = outcome(HugePages::Auto, None, Some("madvise"), true);
         assert_eq!(first, "Respawn");
         let again = outcome(HugePages::Auto, Some(TUNABLES), Some("madvise"), true);
-        assert_eq!(again, "Keep(Huge)");
+        assert_eq!(again, "Keep(Huge { starts: 1 })");
+    }
+
+    #[test]
+    fn a_start_whose_glibc_ignored_the_tunables_starts_again_up_to_the_limit() {
+        let huge = || Plan::Keep(HeapPages::Huge { starts: 1 });
+        let took = format!("{:?}", checked(huge(), 3, || true));
+        assert_eq!(took, "Keep(Huge { starts: 3 })");
+        let missed = format!("{:?}", checked(huge(), 3, || false));
+        assert_eq!(missed, "Respawn");
+        let last = format!("{:?}", checked(huge(), MAX_STARTS, || false));
+        assert_eq!(
+            last,
+            format!("Keep(GlibcIgnoredTunables {{ starts: {MAX_STARTS} }})")
+        );
+        // Outcomes without the tunables are not checked at all.
+        let off = checked(Plan::Keep(HeapPages::TurnedOff), 0, || unreachable!());
+        assert_eq!(format!("{off:?}"), "Keep(TurnedOff)");
+    }
+
+    #[test]
+    fn only_the_heaps_own_flags_say_whether_it_takes_huge_pages() {
+        let smaps = |heap_flags: &str, other_flags: &str| {
+            format!(
+                "55c0a216a000-55c0a236a000 rw-p 00000000 00:00 0                          [heap]\n\
+                 Size:               2048 kB\n\
+                 VmFlags: {heap_flags}\n\
+                 7f0c1c000000-7f0c1c021000 rw-p 00000000 00:00 0 \n\
+                 Size:                132 kB\n\
+                 VmFlags: {other_flags}\n"
+            )
+        };
+        assert!(heap_is_marked_for_huge_pages(&smaps(
+            "rd wr mr mw me ac hg",
+            "rd wr"
+        )));
+        assert!(!heap_is_marked_for_huge_pages(&smaps(
+            "rd wr mr mw me ac",
+            "rd wr hg"
+        )));
+        assert!(!heap_is_marked_for_huge_pages(
+            "Size: 4 kB\nVmFlags: rd wr hg\n"
+        ));
+    }
+
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    #[test]
+    fn a_heap_nobody_asked_huge_pages_for_is_found_unmarked() {
+        // This test process was not started with the tunables, so glibc never asks unless the
+        // kernel's mode is `always` (then the flag is not set either: nothing asked for it).
+        let mode = thp_mode();
+        if std::env::var_os("GLIBC_TUNABLES").is_none() && mode.is_some() {
+            assert!(!heap_takes_huge_pages(), "THP mode {mode:?}");
+        }
     }
 
     #[test]
