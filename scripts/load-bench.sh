@@ -402,7 +402,8 @@ if wanted zipf; then
   huge=$(huge_kib "$GATEWAY_PID")
   say "memory: $huge KiB of it in transparent huge pages"
   # A Zipf read of a cold key walks the page tables on 4 KiB pages; say so beside the figure.
-  if [[ $huge == 0 ]] && grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
+  if [[ $huge == 0 && $GATEWAY_ENV != *HUGE_PAGES=off* && $GATEWAY_ENV != *GLIBC_TUNABLES* ]] &&
+    grep -q '\[madvise\]' /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/null; then
     say "warning: the gateway asked for huge pages (--huge-pages auto) and got none: the Zipf figures below are for 4 KiB pages"
   fi
   say "target: RSS per entry <= body + 600 bytes: $(verdict "$((per_entry - body_avg))" "<=" 600) (at $loaded entries)"
