@@ -95,28 +95,30 @@ impl HeapPages {
 pub fn prepare(setting: HugePages) -> HeapPages {
     let tunables = std::env::var_os("GLIBC_TUNABLES");
     let mode = thp_mode();
-    let starts = std::env::var(STARTS_VAR)
+    // This start's number among those under the tunables: 0 without them, 1 when whoever
+    // started the gateway set them.
+    let start = std::env::var(STARTS_VAR)
         .ok()
-        .and_then(|starts| starts.parse().ok())
-        .unwrap_or(0);
+        .and_then(|start| start.parse().ok())
+        .unwrap_or(u32::from(tunables.is_some()));
     let plan = plan(setting, tunables.as_deref(), mode.as_deref(), GLIBC);
-    match checked(plan, starts, heap_takes_huge_pages) {
-        Plan::Respawn => HeapPages::RespawnFailed(respawn(starts + 1)),
+    match checked(plan, start, heap_takes_huge_pages) {
+        Plan::Respawn => HeapPages::RespawnFailed(respawn(start + 1)),
         Plan::Keep(outcome) => outcome,
     }
 }
 
-/// `plan` once a start with the tunables has checked, with `took`, whether glibc took them.
-fn checked(plan: Plan, starts: u32, took: impl FnOnce() -> bool) -> Plan {
+/// `plan` once start number `start`, under the tunables, has checked with `took` whether glibc
+/// took them.
+fn checked(plan: Plan, start: u32, took: impl FnOnce() -> bool) -> Plan {
     match plan {
         Plan::Keep(HeapPages::Huge { .. }) => {
-            let starts = starts.max(1);
             if took() {
-                Plan::Keep(HeapPages::Huge { starts })
-            } else if starts < MAX_STARTS {
+                Plan::Keep(HeapPages::Huge { starts: start })
+            } else if start < MAX_STARTS {
                 Plan::Respawn
             } else {
-                Plan::Keep(HeapPages::GlibcIgnoredTunables { starts })
+                Plan::Keep(HeapPages::GlibcIgnoredTunables { starts: start })
             }
         }
         other => other,
