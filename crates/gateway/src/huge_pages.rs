@@ -101,27 +101,23 @@ pub fn prepare(setting: HugePages) -> HeapPages {
         .ok()
         .and_then(|start| start.parse().ok())
         .unwrap_or(u32::from(tunables.is_some()));
-    let plan = plan(setting, tunables.as_deref(), mode.as_deref(), GLIBC);
-    match checked(plan, start, heap_takes_huge_pages) {
-        Plan::Respawn => HeapPages::RespawnFailed(respawn(start + 1)),
-        Plan::Keep(outcome) => outcome,
-    }
+    let checked = match plan(setting, tunables.as_deref(), mode.as_deref(), GLIBC) {
+        Plan::Respawn => None,
+        Plan::Check => checked(start, heap_takes_huge_pages),
+        Plan::Keep(outcome) => Some(outcome),
+    };
+    checked.unwrap_or_else(|| HeapPages::RespawnFailed(respawn(start + 1)))
 }
 
-/// `plan` once start number `start`, under the tunables, has checked with `took` whether glibc
-/// took them.
-fn checked(plan: Plan, start: u32, took: impl FnOnce() -> bool) -> Plan {
-    match plan {
-        Plan::Keep(HeapPages::Huge { .. }) => {
-            if took() {
-                Plan::Keep(HeapPages::Huge { starts: start })
-            } else if start < MAX_STARTS {
-                Plan::Respawn
-            } else {
-                Plan::Keep(HeapPages::GlibcIgnoredTunables { starts: start })
-            }
-        }
-        other => other,
+/// What start number `start`, under the tunables, comes to once `took` says whether glibc took
+/// them: `None` when the gateway should start again.
+fn checked(start: u32, took: impl FnOnce() -> bool) -> Option<HeapPages> {
+    if took() {
+        Some(HeapPages::Huge { starts: start })
+    } else if start < MAX_STARTS {
+        None
+    } else {
+        Some(HeapPages::GlibcIgnoredTunables { starts: start })
     }
 }
 
@@ -163,14 +159,17 @@ const GLIBC: bool = cfg!(all(target_os = "linux", target_env = "gnu"));
 
 #[derive(Debug)]
 enum Plan {
+    /// Execute the gateway again under [`TUNABLES`].
     Respawn,
+    /// Started under [`TUNABLES`]: see whether glibc took them.
+    Check,
     Keep(HeapPages),
 }
 
 /// The decision alone, from what the process was started with and what the kernel does.
 fn plan(setting: HugePages, tunables: Option<&OsStr>, thp_mode: Option<&str>, glibc: bool) -> Plan {
     let outcome = match tunables {
-        Some(tunables) if tunables == TUNABLES => HeapPages::Huge { starts: 1 },
+        Some(tunables) if tunables == TUNABLES => return Plan::Check,
         Some(_) => HeapPages::OperatorTunables,
         None if setting == HugePages::Off => HeapPages::TurnedOff,
         None if !glibc => HeapPages::NotGlibc,
@@ -235,24 +234,22 @@ mod tests {
         let first = outcome(HugePages::Auto, None, Some("madvise"), true);
         assert_eq!(first, "Respawn");
         let again = outcome(HugePages::Auto, Some(TUNABLES), Some("madvise"), true);
-        assert_eq!(again, "Keep(Huge { starts: 1 })");
+        assert_eq!(again, "Check");
     }
 
     #[test]
     fn a_start_whose_glibc_ignored_the_tunables_starts_again_up_to_the_limit() {
-        let huge = || Plan::Keep(HeapPages::Huge { starts: 1 });
-        let took = format!("{:?}", checked(huge(), 3, || true));
-        assert_eq!(took, "Keep(Huge { starts: 3 })");
-        let missed = format!("{:?}", checked(huge(), 3, || false));
-        assert_eq!(missed, "Respawn");
-        let last = format!("{:?}", checked(huge(), MAX_STARTS, || false));
+        let took = format!("{:?}", checked(3, || true));
+        assert_eq!(took, "Some(Huge { starts: 3 })");
+        assert!(
+            checked(3, || false).is_none(),
+            "a missed start starts again"
+        );
+        let last = format!("{:?}", checked(MAX_STARTS, || false));
         assert_eq!(
             last,
-            format!("Keep(GlibcIgnoredTunables {{ starts: {MAX_STARTS} }})")
+            format!("Some(GlibcIgnoredTunables {{ starts: {MAX_STARTS} }})")
         );
-        // Outcomes without the tunables are not checked at all.
-        let off = checked(Plan::Keep(HeapPages::TurnedOff), 0, || unreachable!());
-        assert_eq!(format!("{off:?}"), "Keep(TurnedOff)");
     }
 
     #[test]
